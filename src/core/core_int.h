@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Private to core/: the root object and helpers shared by the core's files. */
+#ifndef UTGT_CORE_CORE_INT_H
+#define UTGT_CORE_CORE_INT_H
+
+#include "core/core.h"
+
+#define CORE_MAX_DEVTYPES 16
+#define CORE_MAX_BS       16
+
+struct core_root {
+	pthread_mutex_t lock;          /* targets */
+	struct list_head targets;      /* struct core_target, ascending tid */
+	atomic_bool ready;
+	const struct core_devtype *devtypes[CORE_MAX_DEVTYPES];
+	unsigned int nr_devtypes;
+	const struct core_bs *bss[CORE_MAX_BS];
+	unsigned int nr_bs;
+	const struct core_devtype *nolu;
+};
+
+void core_target_free(struct core_target *tgt);
+void core_lu_free(struct core_lu *lu);
+
+#endif

@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * utgtd's entry point: options, logging, signals and daemonizing. In background mode the
+ * parent waits on a pipe until the child has opened every portal and the control socket, so
+ * `utgtd && utgtadm ...` never races (tgt daemonizes first and every distribution sleeps).
+ */
+#include "daemon/utgtd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mgmt/wire.h"
+#include "util/util.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: utgtd [OPTION]...\n"
+		"Userspace SCSI target daemon: serves logical units over iSCSI.\n\n"
+		"  -p, --portal ADDR[:PORT]     listen on this portal (repeatable; IPv6 as [ADDR]:PORT)\n"
+		"                               default: 0.0.0.0:3260 and [::]:3260\n"
+		"  -s, --control-socket PATH    management socket (default " MGMT_SOCKET_DEFAULT ")\n"
+		"  -C, --control-port N         tgt-style instance number: socket PATH.N\n"
+		"  -t, --threads N              data reactors (default: number of online CPUs)\n"
+		"  -f, --foreground             stay in the foreground and log to stderr\n"
+		"  -d, --debug LEVEL            0 normal, 1 debug messages\n"
+		"  -T, --shutdown-timeout SEC   wait this long for initiators to log out (default 5)\n"
+		"  -h, --help                   show this help\n"
+		"  -V, --version                show the version\n");
+}
+
+static int parse_options(int argc, char **argv, struct utgtd_options *opt)
+{
+	static const struct option longopts[] = {
+		{ "portal", required_argument, NULL, 'p' },
+		{ "control-socket", required_argument, NULL, 's' },
+		{ "control-port", required_argument, NULL, 'C' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "debug", required_argument, NULL, 'd' },
+		{ "shutdown-timeout", required_argument, NULL, 'T' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	uint64_t v;
+	int c;
+
+	opt->threads = ncpu > 0 ? (unsigned int)MIN(ncpu, UTGTD_MAX_THREADS) : 1;
+	opt->shutdown_timeout_ms = 5000;
+	str_copy(opt->control_socket, MGMT_SOCKET_DEFAULT, sizeof(opt->control_socket));
+	while ((c = getopt_long(argc, argv, "p:s:C:t:fd:T:hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (opt->nr_portals == UTGTD_MAX_PORTALS) {
+				fprintf(stderr, "utgtd: at most %d portals\n", UTGTD_MAX_PORTALS);
+				return -1;
+			}
+			opt->portals[opt->nr_portals++] = optarg;
+			break;
+		case 's':
+			if (str_copy(opt->control_socket, optarg, sizeof(opt->control_socket)) >=
+			    sizeof(opt->control_socket)) {
+				fprintf(stderr, "utgtd: control socket path too long\n");
+				return -1;
+			}
+			break;
+		case 'C':
+			if (str_to_u64(optarg, 0, 65535, &v) < 0) {
+				fprintf(stderr, "utgtd: invalid control port '%s'\n", optarg);
+				return -1;
+			}
+			mgmt_socket_path_for_port(opt->control_socket, sizeof(opt->control_socket),
+						  (int)v);
+			break;
+		case 't':
+			if (str_to_u64(optarg, 1, UTGTD_MAX_THREADS, &v) < 0) {
+				fprintf(stderr, "utgtd: --threads takes 1 to %d\n", UTGTD_MAX_THREADS);
+				return -1;
+			}
+			opt->threads = (unsigned int)v;
+			break;
+		case 'f':
+			opt->foreground = true;
+			break;
+		case 'd':
+			if (str_to_u64(optarg, 0, 9, &v) < 0) {
+				fprintf(stderr, "utgtd: invalid debug level '%s'\n", optarg);
+				return -1;
+			}
+			opt->debug = (int)v;
+			break;
+		case 'T':
+			if (str_to_u64(optarg, 0, 3600, &v) < 0) {
+				fprintf(stderr, "utgtd: invalid shutdown timeout '%s'\n", optarg);
+				return -1;
+			}
+			opt->shutdown_timeout_ms = (unsigned int)v * 1000;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'V':
+			printf("utgtd %s\n", UTGT_VERSION);
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "utgtd: unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	if (opt->nr_portals == 0) {
+		opt->portals[opt->nr_portals++] = "0.0.0.0:3260";
+		opt->portals[opt->nr_portals++] = "[::]:3260";
+	}
+	return 0;
+}
+
+/* Signals are handled through a signalfd; block them before any thread starts. */
+static void signals_block(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/*
+ * Forks; the parent waits for the child's verdict on the pipe: one byte 0 for ready, or an
+ * error message. Returns in the child with the pipe's write end in *notify_fd.
+ */
+static void daemonize(int *notify_fd)
+{
+	char msg[300];
+	int pfd[2];
+	pid_t pid;
+	ssize_t n;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		perror("utgtd: pipe");
+		exit(1);
+	}
+	pid = fork();
+	if (pid < 0) {
+		perror("utgtd: fork");
+		exit(1);
+	}
+	if (pid > 0) {
+		close(pfd[1]);
+		n = read(pfd[0], msg, sizeof(msg) - 1);
+		if (n == 1 && msg[0] == 0)
+			exit(0);
+		if (n > 0) {
+			msg[n] = '\0';
+			fprintf(stderr, "utgtd: %s\n", msg);
+		} else {
+			fprintf(stderr, "utgtd: failed to start\n");
+		}
+		exit(1);
+	}
+	close(pfd[0]);
+	setsid();
+	*notify_fd = pfd[1];
+}
+
+static void daemon_detach_stdio(void)
+{
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	dup2(fd, STDIN_FILENO);
+	dup2(fd, STDOUT_FILENO);
+	dup2(fd, STDERR_FILENO);
+	if (fd > STDERR_FILENO)
+		close(fd);
+}
+
+int main(int argc, char **argv)
+{
+	static struct utgtd_options opt;
+	static struct utgtd d;
+	int notify_fd = -1;
+	ssize_t n;
+
+	if (parse_options(argc, argv, &opt) < 0)
+		return 2;
+	if (!opt.foreground)
+		daemonize(&notify_fd);
+	log_setup("utgtd", opt.foreground, opt.debug ? LOG_LVL_DBG : LOG_LVL_INFO);
+	signals_block();
+	umask(022);
+	if (utgtd_start(&d, &opt) < 0) {
+		if (notify_fd >= 0) {
+			n = write(notify_fd, d.error, strlen(d.error));
+			(void)n;
+		} else {
+			fprintf(stderr, "utgtd: %s\n", d.error);
+		}
+		return 1;
+	}
+	if (notify_fd >= 0) {
+		char ok = 0;
+
+		daemon_detach_stdio();
+		n = write(notify_fd, &ok, 1);
+		(void)n;
+		close(notify_fd);
+	}
+	utgtd_run(&d);
+	utgtd_stop(&d);
+	log_info("stopped");
+	return 0;
+}

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * daemon: the root object of utgtd. main() parses options into struct utgtd_options, then
+ * utgtd_start() builds everything (core, device types, backing stores, reactors, the iSCSI
+ * driver, portals, management socket) and utgtd_run() drives the control reactor on the main
+ * thread until SIGTERM/SIGINT or `utgtadm --mode sys --op delete`; utgtd_stop() then shuts
+ * down in order: listeners, sessions (logout requested, in-flight commands finished or
+ * aborted), reactors, management socket (unlinked), core.
+ *
+ * Prefix owned: utgtd_, portal_.
+ */
+#ifndef UTGT_DAEMON_UTGTD_H
+#define UTGT_DAEMON_UTGTD_H
+
+#include <stdbool.h>
+#include <sys/socket.h>
+
+#include "reactor/reactor.h"
+
+#define UTGTD_MAX_PORTALS 16
+#define UTGTD_MAX_THREADS 256
+
+struct utgtd_options {
+	const char *portals[UTGTD_MAX_PORTALS];
+	unsigned int nr_portals;
+	char control_socket[108];
+	unsigned int threads;          /* data reactors */
+	bool foreground;
+	int debug;                     /* 0 info, 1+ debug */
+	unsigned int shutdown_timeout_ms;
+};
+
+struct portal {
+	struct reactor_watch watch;
+	struct utgtd *d;
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+	char text[80];                 /* as given, for messages */
+};
+
+struct utgtd {
+	const struct utgtd_options *opt;
+	struct core_root *root;
+	struct reactor *ctl;           /* control reactor: listeners, mgmt, signals (main thread) */
+	struct reactor *data[UTGTD_MAX_THREADS];
+	unsigned int nr_data;
+	struct iscsi_lld *lld;
+	struct mgmt_server *mgmt;
+	struct portal portals[UTGTD_MAX_PORTALS];
+	unsigned int nr_portals;
+	int sigfd;
+	struct reactor_watch sig_watch;
+	char error[256];               /* why start-up failed, for the parent process */
+};
+
+/* Builds everything; on failure fills d->error and returns -errno (all undone). */
+int utgtd_start(struct utgtd *d, const struct utgtd_options *opt);
+/* Runs the control loop until a stop is requested. */
+void utgtd_run(struct utgtd *d);
+/* Tears everything down. */
+void utgtd_stop(struct utgtd *d);
+
+/*
+ * Parses "ADDR[:PORT]", "[V6ADDR][:PORT]" or a bare IPv6 address; port defaults to 3260.
+ * 0 or -EINVAL.
+ */
+int portal_parse(const char *text, struct sockaddr_storage *ss, socklen_t *len);
+/* Binds and listens (SO_REUSEADDR, IPV6_V6ONLY for IPv6). 0 or -errno. */
+int portal_open(struct utgtd *d, struct portal *p);
+void portal_close(struct utgtd *d, struct portal *p);
+
+#endif
