@@ -4,10 +4,18 @@
  * close/exit, one instance per LU, executing the struct core_io that the device type put in
  * cmd->io. Drivers: "io_uring" (the reactor's own ring: the default for files and block
  * devices), "rdwr" (pread/pwrite on a worker pool, completions posted back to the command's
- * reactor) and "null" (no I/O; reads return zeroes).
+ * reactor), "aio" (libaio, for O_DIRECT files and devices) and "null" (no I/O; reads return
+ * zeroes). docs/backing-stores.md compares them.
+ *
+ * Results: cmd->io.done gets io.length on success (also for FLUSH, UNMAP and WRITE_ZEROES;
+ * never a short count: short transfers are resumed, reads past end of file return zeroes) or
+ * -errno. While a command is in a store, the store uses cmd->defer, cmd->entry,
+ * cmd->bs_res and cmd->bs_io; cmd->scratch[] belongs to the device type.
  *
  * Threads: submit runs on the command's reactor; completions (cmd->io.done) always run there
- * too, and never before submit returns. open/close/init/exit run on the management thread.
+ * too, and never before submit returns. init/open run on the management thread; close/exit on
+ * whichever thread frees the LU (management, or a reactor dropping the last reference), never
+ * with a command in flight.
  *
  * Prefix owned: bs_.
  */
@@ -19,6 +27,7 @@
 extern const struct core_bs bs_uring;
 extern const struct core_bs bs_rdwr;
 extern const struct core_bs bs_null;
+extern const struct core_bs bs_aio;
 
 /* Registers every driver with the core (start-up). */
 void bs_register_all(struct core_root *root);

@@ -178,6 +178,8 @@ struct scsi_cmd {
 	bool in_submit;               /* core: completion must be deferred */
 	bool aborted;                 /* set by the LLD when a TMF aborted it */
 	struct reactor_msg defer;     /* core: deferred completion, backing-store hand-off */
+	struct reactor_io bs_io;      /* the backing store's in-flight io_uring request */
+	int64_t bs_res;               /* the backing store's progress, then its result */
 	struct list_head entry;       /* owned by whoever holds the command (bs queue, ...) */
 };
 
