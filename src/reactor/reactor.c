@@ -344,30 +344,22 @@ int reactor_run(struct reactor *r)
 		if (ret < 0)
 			return ret;
 	}
-	/* flush what the last iteration queued */
+	/* run what other threads queued before the stop, and flush the ring */
+	msgs_run(r);
+	defers_run(r);
 	if (r->has_ring)
 		ring_submit(r);
 	return 0;
 }
 
-static void stop_msg_cb(struct reactor_msg *m)
-{
-	free(m);
-}
-
 void reactor_stop(struct reactor *r)
 {
-	struct reactor_msg *m = malloc(sizeof(*m));
+	uint64_t one = 1;
+	ssize_t n;
 
 	atomic_store(&r->stop, true);
-	if (m)
-		reactor_msg_send(r, m, stop_msg_cb); /* wakes the loop */
-	else {
-		uint64_t one = 1;
-		ssize_t n = write(r->msg_fd, &one, sizeof(one));
-
-		(void)n;
-	}
+	n = write(r->msg_fd, &one, sizeof(one)); /* wakes the loop; EAGAIN: already awake */
+	(void)n;
 }
 
 static void *reactor_thread_main(void *arg)
