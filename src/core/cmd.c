@@ -32,7 +32,12 @@ static bool cmd_check_ua(struct scsi_cmd *cmd)
 	uint8_t op = cmd->cdb[0];
 	uint16_t asc_ascq;
 
-	if (op == OP_INQUIRY || op == OP_REPORT_LUNS)
+	if (op == OP_REPORT_LUNS) {
+		/* SPC-4 §6.33: REPORT LUNS clears REPORTED LUNS DATA HAS CHANGED */
+		core_ua_clear_code(cmd->nexus, ASC_REPORTED_LUNS_CHANGED);
+		return false;
+	}
+	if (op == OP_INQUIRY)
 		return false;
 	if (!core_ua_take(cmd->nexus, cmd->lun, &asc_ascq))
 		return false;

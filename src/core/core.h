@@ -166,7 +166,8 @@ struct scsi_cmd {
 	void (*done)(struct scsi_cmd *cmd);
 
 	/* result: set by core and the device type */
-	uint32_t in_len;              /* bytes the command transfers to the initiator */
+	uint32_t in_len;              /* bytes the CDB asks to transfer (either direction; for
+				       * writes it only feeds the residual) */
 	uint8_t status;               /* SAM_STAT_* */
 	uint8_t sense_len;
 	uint8_t sense[SCSI_SENSE_MAX];
@@ -376,11 +377,13 @@ struct core_lu {
 	char scsi_id[25];
 	char scsi_sn[37];
 	uint64_t naa_id;               /* low 36 bits of the NAA 6 designator (stable per LU) */
-	/* state */
+	/* state: written by the management thread, and by device types on reactors for
+	 * write_cache, d_sense, swp (MODE SELECT) and online (load/eject) */
 	bool online;
 	bool readonly;
 	bool removable;
-	bool prevent_removal;
+	bool prevent_removal;          /* some nexus holds PREVENT (derived: prevent_holders) */
+	atomic_uint prevent_holders;   /* nexuses with PREVENT MEDIUM REMOVAL in effect */
 	bool swp;                      /* software write protect (control mode page) */
 	bool thin;                     /* thin provisioning advertised (UNMAP allowed) */
 	bool write_cache;              /* WCE */
@@ -458,6 +461,8 @@ struct core_nexus {
 	atomic_uint ua_luns;           /* LUNs with a pending UA: the fast path skips the lock */
 	uint16_t *ua_bits;             /* per LUN: pending UAs, bit order = SPC-4 priority */
 	uint32_t ua_size;              /* entries in ua_bits */
+	uint64_t *prevent_bits;        /* per LUN: this nexus prevents medium removal (lock) */
+	uint32_t prevent_words;
 	unsigned int nr_conns;
 	struct core_nexus_conn conns[CORE_NEXUS_MAX_CONN];
 };
@@ -483,8 +488,17 @@ void core_ua_add_all(struct core_target *tgt, struct core_nexus *skip, uint64_t 
 		     uint16_t asc_ascq);
 /* Removes and returns (true) the highest-priority unit attention pending for lun. */
 bool core_ua_take(struct core_nexus *n, uint64_t lun, uint16_t *asc_ascq);
+/* Clears one kind of unit attention on every LUN of n (REPORT LUNS clears 3F/0E). */
+void core_ua_clear_code(struct core_nexus *n, uint16_t asc_ascq);
 /* Drops every unit attention of n (e.g. after a session reinstatement). */
 void core_ua_clear(struct core_nexus *n);
+
+/*
+ * PREVENT ALLOW MEDIUM REMOVAL from nexus n (SPC-4: prevention is per I_T nexus; the medium
+ * stays locked while any nexus prevents). Prevention ends when the nexus goes away or the LU
+ * is reset. Any thread.
+ */
+void core_lu_prevent_set(struct core_lu *lu, struct core_nexus *n, bool prevent);
 
 /*
  * LOGICAL UNIT RESET from nexus by: raises BUS DEVICE RESET FUNCTION OCCURRED for every other

@@ -132,6 +132,23 @@ bool core_ua_take(struct core_nexus *n, uint64_t lun, uint16_t *asc_ascq)
 	return found;
 }
 
+void core_ua_clear_code(struct core_nexus *n, uint16_t asc_ascq)
+{
+	int bit = ua_bit(asc_ascq);
+
+	if (bit < 0 || atomic_load_explicit(&n->ua_luns, memory_order_acquire) == 0)
+		return;
+	pthread_mutex_lock(&n->lock);
+	for (uint32_t lun = 0; lun < n->ua_size; lun++) {
+		if (!(n->ua_bits[lun] & (1u << bit)))
+			continue;
+		n->ua_bits[lun] &= (uint16_t)~(1u << bit);
+		if (!n->ua_bits[lun])
+			atomic_fetch_sub(&n->ua_luns, 1);
+	}
+	pthread_mutex_unlock(&n->lock);
+}
+
 void core_ua_clear(struct core_nexus *n)
 {
 	pthread_mutex_lock(&n->lock);
@@ -165,6 +182,74 @@ int core_nexus_new(struct core_target *tgt, uint64_t id, const char *initiator,
 	return 0;
 }
 
+/* Sets or clears n's PREVENT bit for lun; returns whether it changed. nexus->lock held. */
+static bool prevent_bit_update(struct core_nexus *n, uint64_t lun, bool prevent)
+{
+	uint32_t word = (uint32_t)(lun / 64);
+	uint64_t mask = 1ull << (lun % 64);
+
+	if (lun >= UA_LUN_LIMIT)
+		return false;
+	if (word >= n->prevent_words) {
+		uint64_t *bits;
+
+		if (!prevent)
+			return false;
+		bits = realloc(n->prevent_bits, (word + 1) * sizeof(*bits));
+		if (!bits)
+			return false;
+		memset(bits + n->prevent_words, 0, (word + 1 - n->prevent_words) * sizeof(*bits));
+		n->prevent_bits = bits;
+		n->prevent_words = word + 1;
+	}
+	if (!!(n->prevent_bits[word] & mask) == prevent)
+		return false;
+	n->prevent_bits[word] ^= mask;
+	return true;
+}
+
+static void lu_prevent_account(struct core_lu *lu, bool prevent)
+{
+	unsigned int holders;
+
+	if (prevent)
+		holders = atomic_fetch_add(&lu->prevent_holders, 1) + 1;
+	else
+		holders = atomic_fetch_sub(&lu->prevent_holders, 1) - 1;
+	lu->prevent_removal = holders > 0;
+}
+
+void core_lu_prevent_set(struct core_lu *lu, struct core_nexus *n, bool prevent)
+{
+	bool changed;
+
+	pthread_mutex_lock(&n->lock);
+	changed = prevent_bit_update(n, lu->lun, prevent);
+	pthread_mutex_unlock(&n->lock);
+	if (changed)
+		lu_prevent_account(lu, prevent);
+}
+
+/* A nexus that goes away releases its medium-removal preventions (SPC-4 §6.13). */
+static void nexus_prevent_release(struct core_nexus *n)
+{
+	struct core_lu *lu;
+
+	if (!n->prevent_words)
+		return;
+	pthread_rwlock_rdlock(&n->tgt->lock);
+	list_for_each_entry(lu, &n->tgt->luns, entry) {
+		bool changed;
+
+		pthread_mutex_lock(&n->lock);
+		changed = prevent_bit_update(n, lu->lun, false);
+		pthread_mutex_unlock(&n->lock);
+		if (changed)
+			lu_prevent_account(lu, false);
+	}
+	pthread_rwlock_unlock(&n->tgt->lock);
+}
+
 void core_nexus_free(struct core_nexus *n)
 {
 	struct core_target *tgt;
@@ -172,11 +257,13 @@ void core_nexus_free(struct core_nexus *n)
 	if (!n)
 		return;
 	tgt = n->tgt;
+	nexus_prevent_release(n);
 	pthread_rwlock_wrlock(&tgt->lock);
 	list_del(&n->entry);
 	pthread_rwlock_unlock(&tgt->lock);
 	pthread_mutex_destroy(&n->lock);
 	free(n->ua_bits);
+	free(n->prevent_bits);
 	free(n);
 	core_target_put(tgt);
 }
@@ -210,9 +297,15 @@ void core_lu_reset(struct core_lu *lu, struct core_nexus *by)
 	struct core_nexus *n;
 
 	core_ua_add_all(tgt, by, lu->lun, ASC_BUS_DEVICE_RESET);
-	lu->prevent_removal = false;
 	pthread_rwlock_rdlock(&tgt->lock);
 	list_for_each_entry(n, &tgt->nexuses, entry) {
+		bool changed;
+
+		pthread_mutex_lock(&n->lock);
+		changed = prevent_bit_update(n, lu->lun, false);
+		pthread_mutex_unlock(&n->lock);
+		if (changed)
+			lu_prevent_account(lu, false);
 		if (n != by && n->ops && n->ops->abort_lu)
 			n->ops->abort_lu(n, lu->lun);
 	}

@@ -545,7 +545,7 @@ static enum scsi_exec sbc_prevent_allow(struct scsi_cmd *cmd, const struct scsi_
 {
 	(void)t;
 	if (cmd->lu->removable)
-		cmd->lu->prevent_removal = cmd->cdb[4] & 0x01;
+		core_lu_prevent_set(cmd->lu, cmd->nexus, cmd->cdb[4] & 0x01);
 	core_cmd_good(cmd);
 	return SCSI_EXEC_DONE;
 }

@@ -134,6 +134,57 @@ static void test_cmd_ua_fails_command_and_completion_is_deferred(void **state)
 	reactor_free(r);
 }
 
+static void test_prevent_is_per_nexus_and_released_on_loss(void **state)
+{
+	struct core_lu_params p = { .path = "x" };
+	struct core_root *root = fake_root();
+	struct core_target *t;
+	struct core_nexus *a, *b;
+	struct core_lu *lu;
+
+	(void)state;
+	assert_int_equal(core_target_new(root, 1, "iqn.2026-11.test:t", &t), 0);
+	assert_int_equal(core_lu_new(t, 1, &p, &lu), 0);
+	assert_int_equal(core_nexus_new(t, 1, "iqn.a", NULL, &a), 0);
+	assert_int_equal(core_nexus_new(t, 2, "iqn.b", NULL, &b), 0);
+	core_lu_prevent_set(lu, a, true);
+	core_lu_prevent_set(lu, a, true);     /* idempotent */
+	core_lu_prevent_set(lu, b, true);
+	assert_true(lu->prevent_removal);
+	core_lu_prevent_set(lu, a, false);
+	assert_true(lu->prevent_removal);     /* b still prevents */
+	core_nexus_free(b);                   /* I_T nexus loss releases b's prevention */
+	assert_false(lu->prevent_removal);
+	core_lu_prevent_set(lu, a, true);
+	core_lu_reset(lu, a);
+	assert_false(lu->prevent_removal);
+	core_nexus_free(a);
+	core_root_free(root);
+}
+
+static void test_report_luns_changed_cleared_on_every_lun(void **state)
+{
+	struct core_lu_params p = { .path = "x" };
+	struct core_root *root = fake_root();
+	struct core_target *t;
+	struct core_nexus *n;
+	uint16_t code;
+
+	(void)state;
+	assert_int_equal(core_target_new(root, 1, "iqn.2026-11.test:t", &t), 0);
+	assert_int_equal(core_nexus_new(t, 1, "iqn.a", NULL, &n), 0);
+	core_ua_clear(n);
+	assert_int_equal(core_lu_new(t, 1, &p, NULL), 0);
+	core_ua_add(n, 1, ASC_CAPACITY_DATA_CHANGED);
+	core_ua_clear_code(n, ASC_REPORTED_LUNS_CHANGED);
+	assert_false(core_ua_take(n, 0, &code));
+	assert_true(core_ua_take(n, 1, &code));
+	assert_int_equal(code, ASC_CAPACITY_DATA_CHANGED);
+	assert_false(core_ua_take(n, 1, &code));
+	core_nexus_free(n);
+	core_root_free(root);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -141,6 +192,8 @@ int main(void)
 		cmocka_unit_test(test_ua_reported_in_priority_order),
 		cmocka_unit_test(test_lu_add_raises_reported_luns_changed),
 		cmocka_unit_test(test_cmd_ua_fails_command_and_completion_is_deferred),
+		cmocka_unit_test(test_prevent_is_per_nexus_and_released_on_loss),
+		cmocka_unit_test(test_report_luns_changed_cleared_on_every_lun),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
