@@ -272,7 +272,7 @@ class Initiator:
         bhs[32:48] = cdb.ljust(16, b"\0")
         imm = b""
         p = self.params
-        fb = int(p.get("FirstBurstLength", 65536))
+        fb = _int_key(p, "FirstBurstLength", 65536)
         if write and p.get("ImmediateData") == "Yes":
             limit = min(fb, self.target_mrdsl()) if immediate_len is None else immediate_len
             imm = data_out[:limit]
@@ -326,7 +326,7 @@ class Initiator:
         return res
 
     def target_mrdsl(self):
-        return int(self.params.get("MaxRecvDataSegmentLength", 8192))
+        return _int_key(self.params, "MaxRecvDataSegmentLength", 8192)
 
     def _send_data_out(self, itt, ttt, data, start, end):
         mrdsl = self.target_mrdsl()
@@ -417,6 +417,14 @@ class Initiator:
             self.sock.close()
         except OSError:
             pass
+
+
+def _int_key(params, key, default):
+    """A numeric key's value; RFC defaults when absent, Irrelevant or NotUnderstood."""
+    try:
+        return int(params.get(key, default))
+    except ValueError:
+        return default
 
 
 def encode_lun(lun):
