@@ -38,6 +38,7 @@ test: deps build asan
 	meson test -C $(BUILD) --print-errorlogs --suite unit --suite integration --suite conformance
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		meson test -C $(ASAN_BUILD) --print-errorlogs --suite unit --suite integration
+	@scripts/test-summary.py $(BUILD)/meson-logs/testlog.json $(ASAN_BUILD)/meson-logs/testlog.json
 
 # Unit tests only, for quick iterations.
 test-fast: build
