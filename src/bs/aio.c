@@ -251,7 +251,7 @@ static void *bs_aio_thread(void *arg)
 
 static void bs_aio_submit(struct scsi_cmd *cmd)
 {
-	struct bs_aio_lu *al = cmd->lu->bs_priv;
+	struct bs_aio_lu *al = bs_priv(cmd->lu);
 	const struct core_io *io = &cmd->io;
 	struct bs_aio_req *req;
 
@@ -315,7 +315,7 @@ static int bs_aio_init(struct core_lu *lu, const char *bsopts)
 	pthread_mutex_init(&al->lock, NULL);
 	list_init(&al->waiting);
 	list_init(&al->work);
-	lu->bs_priv = al;
+	bs_priv_set(lu, al);
 	return 0;
 }
 
@@ -394,7 +394,7 @@ static int bs_aio_setup(struct bs_aio_lu *al)
 
 static int bs_aio_open(struct core_lu *lu, const char *path, int *fd, uint64_t *size)
 {
-	struct bs_aio_lu *al = lu->bs_priv;
+	struct bs_aio_lu *al = bs_priv(lu);
 	int ret = bs_file_open(lu, path, fd, size, &al->file);
 
 	if (ret < 0)
@@ -413,7 +413,7 @@ static int bs_aio_open(struct core_lu *lu, const char *path, int *fd, uint64_t *
 
 static void bs_aio_close(struct core_lu *lu)
 {
-	struct bs_aio_lu *al = lu->bs_priv;
+	struct bs_aio_lu *al = bs_priv(lu);
 
 	if (al)
 		bs_aio_teardown(al);
@@ -424,14 +424,14 @@ static void bs_aio_close(struct core_lu *lu)
 
 static void bs_aio_exit(struct core_lu *lu)
 {
-	struct bs_aio_lu *al = lu->bs_priv;
+	struct bs_aio_lu *al = bs_priv(lu);
 
 	if (!al)
 		return;
 	bs_aio_teardown(al);
 	pthread_mutex_destroy(&al->lock);
 	free(al);
-	lu->bs_priv = NULL;
+	bs_priv_set(lu, NULL);
 }
 
 const struct core_bs bs_aio = {

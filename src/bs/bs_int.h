@@ -38,6 +38,29 @@ static inline struct scsi_cmd *bs_rio_cmd(struct reactor_io *rio)
 	return container_of(rio, struct scsi_cmd, bs_io);
 }
 
+/*
+ * A driver's per-LU state. The fault wrapper (fault.c) owns lu->bs_priv itself and keeps the
+ * lower driver's state in its first member, so drivers always go through these two helpers.
+ */
+extern const struct core_bs bs_fault;
+
+struct bs_wrap {
+	void *lower_priv;        /* first member: the wrapped driver's lu->bs_priv */
+};
+
+static inline void *bs_priv(const struct core_lu *lu)
+{
+	return lu->bs == &bs_fault ? ((struct bs_wrap *)lu->bs_priv)->lower_priv : lu->bs_priv;
+}
+
+static inline void bs_priv_set(struct core_lu *lu, void *priv)
+{
+	if (lu->bs == &bs_fault)
+		((struct bs_wrap *)lu->bs_priv)->lower_priv = priv;
+	else
+		lu->bs_priv = priv;
+}
+
 /* Largest single read/write system call or SQE (Linux caps one transfer at 2 GiB - 4 KiB). */
 #define BS_IO_CHUNK_MAX (1u << 30)
 

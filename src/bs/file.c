@@ -80,6 +80,18 @@ static int bs_file_check(int fd, const char *path, uint64_t *size, struct bs_fil
 	return 0;
 }
 
+/* A read-only block device opens O_RDWR but refuses writes with EPERM: make the LU read-only. */
+static void bs_file_check_ro(struct core_lu *lu, int fd, const char *path,
+			     const struct bs_file *file)
+{
+	int ro = 0;
+
+	if (!file->bdev || lu->readonly || ioctl(fd, BLKROGET, &ro) < 0 || !ro)
+		return;
+	log_warn("backing store %s: read-only block device, the LU is read-only", path);
+	lu->readonly = true;
+}
+
 int bs_file_open(struct core_lu *lu, const char *path, int *fd, uint64_t *size,
 		 struct bs_file *file)
 {
@@ -98,6 +110,7 @@ int bs_file_open(struct core_lu *lu, const char *path, int *fd, uint64_t *size,
 		close(f);
 		return ret;
 	}
+	bs_file_check_ro(lu, f, path, file);
 	*fd = f;
 	return 0;
 }

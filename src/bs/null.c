@@ -41,13 +41,13 @@ static int bs_null_init(struct core_lu *lu, const char *bsopts)
 		free(nl);
 		return ret;
 	}
-	lu->bs_priv = nl;
+	bs_priv_set(lu, nl);
 	return 0;
 }
 
 static int bs_null_open(struct core_lu *lu, const char *path, int *fd, uint64_t *size)
 {
-	const struct bs_null_lu *nl = lu->bs_priv;
+	const struct bs_null_lu *nl = bs_priv(lu);
 
 	(void)path;
 	*fd = -1;
@@ -74,8 +74,8 @@ static void bs_null_close(struct core_lu *lu)
 
 static void bs_null_exit(struct core_lu *lu)
 {
-	free(lu->bs_priv);
-	lu->bs_priv = NULL;
+	free(bs_priv(lu));
+	bs_priv_set(lu, NULL);
 }
 
 const struct core_bs bs_null = {

@@ -123,13 +123,13 @@ static int bs_rdwr_init(struct core_lu *lu, const char *bsopts)
 	pthread_mutex_init(&rl->lock, NULL);
 	pthread_cond_init(&rl->cond, NULL);
 	list_init(&rl->queue);
-	lu->bs_priv = rl;
+	bs_priv_set(lu, rl);
 	return 0;
 }
 
 static int bs_rdwr_open(struct core_lu *lu, const char *path, int *fd, uint64_t *size)
 {
-	struct bs_rdwr_lu *rl = lu->bs_priv;
+	struct bs_rdwr_lu *rl = bs_priv(lu);
 	int ret = bs_file_open(lu, path, fd, size, &rl->file);
 
 	if (ret < 0)
@@ -144,7 +144,7 @@ static int bs_rdwr_open(struct core_lu *lu, const char *path, int *fd, uint64_t 
 
 static void bs_rdwr_submit(struct scsi_cmd *cmd)
 {
-	struct bs_rdwr_lu *rl = cmd->lu->bs_priv;
+	struct bs_rdwr_lu *rl = bs_priv(cmd->lu);
 
 	pthread_mutex_lock(&rl->lock);
 	list_add_tail(&cmd->entry, &rl->queue);
@@ -155,7 +155,7 @@ static void bs_rdwr_submit(struct scsi_cmd *cmd)
 /* Workers drain the queue before they exit, so nothing queued is lost. */
 static void bs_rdwr_close(struct core_lu *lu)
 {
-	struct bs_rdwr_lu *rl = lu->bs_priv;
+	struct bs_rdwr_lu *rl = bs_priv(lu);
 
 	if (rl)
 		bs_rdwr_stop(rl);
@@ -166,7 +166,7 @@ static void bs_rdwr_close(struct core_lu *lu)
 
 static void bs_rdwr_exit(struct core_lu *lu)
 {
-	struct bs_rdwr_lu *rl = lu->bs_priv;
+	struct bs_rdwr_lu *rl = bs_priv(lu);
 
 	if (!rl)
 		return;
@@ -175,7 +175,7 @@ static void bs_rdwr_exit(struct core_lu *lu)
 	pthread_cond_destroy(&rl->cond);
 	pthread_mutex_destroy(&rl->lock);
 	free(rl);
-	lu->bs_priv = NULL;
+	bs_priv_set(lu, NULL);
 }
 
 const struct core_bs bs_rdwr = {

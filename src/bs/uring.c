@@ -32,7 +32,7 @@ static void bs_uring_fsync(struct scsi_cmd *cmd);
 
 static const struct bs_file *bs_uring_file(const struct scsi_cmd *cmd)
 {
-	const struct bs_uring_lu *ul = cmd->lu->bs_priv;
+	const struct bs_uring_lu *ul = bs_priv(cmd->lu);
 
 	return &ul->file;
 }
@@ -220,13 +220,13 @@ static int bs_uring_init(struct core_lu *lu, const char *bsopts)
 	ul = calloc(1, sizeof(*ul));
 	if (!ul)
 		return -ENOMEM;
-	lu->bs_priv = ul;
+	bs_priv_set(lu, ul);
 	return 0;
 }
 
 static int bs_uring_open(struct core_lu *lu, const char *path, int *fd, uint64_t *size)
 {
-	struct bs_uring_lu *ul = lu->bs_priv;
+	struct bs_uring_lu *ul = bs_priv(lu);
 
 	return bs_file_open(lu, path, fd, size, &ul->file);
 }
@@ -240,8 +240,8 @@ static void bs_uring_close(struct core_lu *lu)
 
 static void bs_uring_exit(struct core_lu *lu)
 {
-	free(lu->bs_priv);
-	lu->bs_priv = NULL;
+	free(bs_priv(lu));
+	bs_priv_set(lu, NULL);
 }
 
 const struct core_bs bs_uring = {

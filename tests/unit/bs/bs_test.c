@@ -122,6 +122,7 @@ int bs_test_setup(void **state)
 		assert_true(t->loop_fd >= 0);
 	}
 	t->lu.fd = -1;
+	t->lu.bs = o->bs;
 	t->lu.block_size = 512;
 	t->lu.block_shift = 9;
 	t->lu.bsoflags = o->bsoflags;
