@@ -8,9 +8,31 @@
 #include "scsi/scsi.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "scsi/scsi_int.h"
+
+/* Per-LU state of a disk: reservations, the physical block exponent, the PR state file. */
+struct sbc_lu {
+	struct scsi_pr pr;
+	uint8_t lbppbe;                 /* LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT */
+	atomic_bool sanitizing;         /* SANITIZE in progress: NOT READY for the rest */
+	char pr_path[4096];
+};
+
+struct scsi_pr *scsi_lu_pr(struct core_lu *lu)
+{
+	return lu->dt == &scsi_disk && lu->dt_priv ? &((struct sbc_lu *)lu->dt_priv)->pr : NULL;
+}
+
+static uint8_t sbc_lbppbe(const struct core_lu *lu)
+{
+	return lu->dt_priv ? ((const struct sbc_lu *)lu->dt_priv)->lbppbe : 0;
+}
 
 /* LBA, length and where the length sits, decoded from any READ/WRITE/VERIFY/SYNC layout. */
 struct sbc_rw {
@@ -102,6 +124,18 @@ static bool sbc_rw_get(struct scsi_cmd *cmd, struct sbc_rw *rw)
 static bool sbc_data_out_ok(struct scsi_cmd *cmd, uint32_t bytes)
 {
 	if (cmd->out_len >= bytes && cmd->buf_len >= bytes && (cmd->buf || !bytes))
+		return true;
+	core_cmd_fail(cmd, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_IU);
+	return false;
+}
+
+/*
+ * WRITE SAME and COMPARE AND WRITE take exactly the Data-Out their CDB defines: more is as
+ * wrong as less (a block that is not the pattern, blocks the CDB does not count).
+ */
+static bool sbc_data_out_exact(struct scsi_cmd *cmd, uint32_t bytes)
+{
+	if (cmd->edtl == bytes)
 		return true;
 	core_cmd_fail(cmd, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_IU);
 	return false;
@@ -227,13 +261,11 @@ static void sbc_write_done(struct scsi_cmd *cmd, int64_t res)
  * that ends inside a block is refused before anything is written (INVALID FIELD IN
  * INFORMATION UNIT). libiscsi's iSCSIResiduals accepts exactly these two outcomes.
  */
-static enum scsi_exec sbc_write(struct scsi_cmd *cmd, const struct scsi_type *t)
+static enum scsi_exec sbc_write_common(struct scsi_cmd *cmd, bool fua)
 {
-	bool fua = (cmd->cdb[0] >> 5) && (cmd->cdb[1] & 0x08);
 	uint32_t bytes, got;
 	struct sbc_rw rw;
 
-	(void)t;
 	if (!sbc_rw_get(cmd, &rw))
 		return SCSI_EXEC_DONE;
 	bytes = rw.nblk << cmd->lu->block_shift;
@@ -252,6 +284,12 @@ static enum scsi_exec sbc_write(struct scsi_cmd *cmd, const struct scsi_type *t)
 	}
 	return sbc_submit(cmd, CORE_IO_WRITE, rw.lba, bytes, cmd->buf,
 			  (fua || !cmd->lu->write_cache) ? CORE_IO_FUA : 0, sbc_write_done);
+}
+
+static enum scsi_exec sbc_write(struct scsi_cmd *cmd, const struct scsi_type *t)
+{
+	(void)t;
+	return sbc_write_common(cmd, (cmd->cdb[0] >> 5) && (cmd->cdb[1] & 0x08));
 }
 
 /* ---- VERIFY ---- */
@@ -430,6 +468,450 @@ static enum scsi_exec sbc_unmap(struct scsi_cmd *cmd, const struct scsi_type *t)
 	return SCSI_EXEC_DONE;
 }
 
+/* ---- WRITE AND VERIFY, PRE-FETCH, READ DEFECT DATA ---- */
+
+/*
+ * WRITE AND VERIFY(10/12/16) (SBC-3): the write is made durable (FUA), so reading it back
+ * verifies what the medium holds; with BYTCHK=1 the medium then equals the Data-Out by
+ * construction, so no second transfer or comparison is needed.
+ */
+static enum scsi_exec sbc_write_verify(struct scsi_cmd *cmd, const struct scsi_type *t)
+{
+	(void)t;
+	return sbc_write_common(cmd, true);
+}
+
+/* PRE-FETCH(10/16) (SBC-3): the page cache does read-ahead by itself; the range is checked
+ * and GOOD returned (CONDITION MET would promise the blocks are cached). */
+static enum scsi_exec sbc_pre_fetch(struct scsi_cmd *cmd, const struct scsi_type *t)
+{
+	struct sbc_rw rw;
+
+	(void)t;
+	sbc_rw_decode(cmd->cdb, &rw);
+	if (sbc_range_ok(cmd, &rw))
+		core_cmd_good(cmd);
+	return SCSI_EXEC_DONE;
+}
+
+/*
+ * READ DEFECT DATA(10/12) (SBC-3): a virtual medium has no defects. The header echoes the
+ * lists asked for (PLISTV/GLISTV) and the format; the list length is 0.
+ */
+static enum scsi_exec sbc_read_defect(struct scsi_cmd *cmd, const struct scsi_type *t)
+{
+	uint8_t d[8] = { 0 };
+
+	(void)t;
+	if (cmd->cdb[0] == SCSI_OP_READ_DEFECT_10) {
+		d[1] = cmd->cdb[2] & 0x1f;
+		scsi_data_in(cmd, d, 4, get_be16(&cmd->cdb[7]));
+	} else {
+		d[1] = cmd->cdb[1] & 0x1f;
+		scsi_data_in(cmd, d, 8, get_be32(&cmd->cdb[6]));
+	}
+	return SCSI_EXEC_DONE;
+}
+
+/* ---- WRITE SAME ---- */
+
+/*
+ * WRITE SAME(10/16) (SBC-3). NUMBER OF LOGICAL BLOCKS 0 means up to the last LBA (WSNZ 0);
+ * either way the range is at most MAXIMUM WRITE SAME LENGTH (as MAXIMUM TRANSFER LENGTH).
+ * UNMAP on a thin LU deallocates the range whatever the pattern (SBC-3 lets the device server
+ * unmap; unmapped blocks read back as zeroes, LBPRZ 1, which libiscsi checks even for a
+ * non-zero pattern); a zero pattern (or NDOB) otherwise becomes one WRITE ZEROES; any other
+ * pattern is written from a bounce buffer filled with copies of the block, 1 MiB at a time.
+ * ANCHOR is not supported (ANC_SUP 0): the usage mask refuses it. scratch[3] holds the byte
+ * offset of the end of the range while chunks are in flight.
+ */
+#define SBC_WS_CHUNK (1u << 20)
+
+static bool sbc_ws_next(struct scsi_cmd *cmd);
+
+#define SBC_WS_SANITIZE 1u /* st->xfer: the range is a SANITIZE, clear the flag at the end */
+
+static void sbc_ws_done(struct scsi_cmd *cmd, int64_t res)
+{
+	struct sbc_state *st = sbc_state(cmd);
+
+	if (sbc_io_ok(cmd, res, true) && !cmd->aborted) {
+		if (sbc_ws_next(cmd))
+			return;
+		core_cmd_good(cmd);
+	}
+	if (st->xfer == SBC_WS_SANITIZE && cmd->lu->dt_priv)
+		atomic_store(&((struct sbc_lu *)cmd->lu->dt_priv)->sanitizing, false);
+	sbc_bounce_put(cmd);
+	core_cmd_done(cmd);
+}
+
+/* Submits the next chunk of a pattern write; false when the range is done. */
+static bool sbc_ws_next(struct scsi_cmd *cmd)
+{
+	struct sbc_state *st = sbc_state(cmd);
+	uint64_t next = cmd->io.offset + cmd->io.length;
+	uint64_t end = cmd->scratch[3];
+
+	if (next >= end)
+		return false;
+	sbc_submit(cmd, CORE_IO_WRITE, next >> cmd->lu->block_shift, MIN(end - next, st->copy),
+		   st->bounce, cmd->lu->write_cache ? 0 : CORE_IO_FUA, sbc_ws_done);
+	return true;
+}
+
+static bool sbc_all_zero(const uint8_t *p, uint32_t len)
+{
+	return !len || (p[0] == 0 && !memcmp(p, p + 1, len - 1));
+}
+
+static enum scsi_exec sbc_write_same(struct scsi_cmd *cmd, const struct scsi_type *t)
+{
+	struct sbc_state *st = sbc_state(cmd);
+	struct core_lu *lu = cmd->lu;
+	bool ndob = cmd->cdb[0] == SCSI_OP_WRITE_SAME_16 && (cmd->cdb[1] & 0x01);
+	bool unmap = cmd->cdb[1] & 0x08;
+	uint32_t bs = lu->block_size;
+	struct sbc_rw rw;
+	uint64_t len;
+	uint32_t i;
+
+	(void)t;
+	if (unmap && !lu->thin) {  /* no logical block provisioning management: LBPWS 0 */
+		scsi_fail_cdb(cmd, 1, 3);
+		return SCSI_EXEC_DONE;
+	}
+	sbc_rw_decode(cmd->cdb, &rw);
+	if (!sbc_range_ok(cmd, &rw))
+		return SCSI_EXEC_DONE;
+	len = rw.nblk ? rw.nblk : core_lu_blocks(lu) - rw.lba;
+	if (len > (SCSI_MAX_XFER_BYTES >> lu->block_shift)) {  /* MAXIMUM WRITE SAME LENGTH */
+		scsi_fail_cdb(cmd, rw.tl_byte, -1);
+		return SCSI_EXEC_DONE;
+	}
+	len <<= lu->block_shift;
+	cmd->in_len = ndob ? 0 : bs;
+	if (!ndob && (!sbc_data_out_ok(cmd, bs) || !sbc_data_out_exact(cmd, bs)))
+		return SCSI_EXEC_DONE;
+	if (!len) {
+		core_cmd_good(cmd);
+		return SCSI_EXEC_DONE;
+	}
+	st->bounce = NULL;
+	st->xfer = 0;
+	if (unmap || ndob || sbc_all_zero(cmd->buf, bs))
+		return sbc_submit(cmd, unmap ? CORE_IO_UNMAP : CORE_IO_WRITE_ZEROES, rw.lba, len,
+				  NULL, 0, sbc_ws_done);
+	st->copy = (uint32_t)MIN(len, SBC_WS_CHUNK);
+	if (!sbc_bounce_get(cmd, st->copy)) {
+		scsi_busy(cmd);
+		return SCSI_EXEC_DONE;
+	}
+	for (i = 0; i < st->copy; i += bs)
+		memcpy((uint8_t *)st->bounce + i, cmd->buf, bs);
+	cmd->scratch[3] = (rw.lba << lu->block_shift) + len;
+	cmd->io.offset = rw.lba << lu->block_shift;
+	cmd->io.length = 0;
+	sbc_ws_next(cmd);
+	return SCSI_EXEC_ASYNC;
+}
+
+/* ---- SANITIZE ---- */
+
+/*
+ * SANITIZE (SBC-3) of the whole LU. OVERWRITE writes the pattern (repeated within each block)
+ * over every block, 1 MiB at a time, one pass (OWCOUNT > 1 and INVERT are accepted; the last
+ * pass is what stays); BLOCK ERASE and CRYPTO ERASE exist on thin LUs only (libiscsi wants
+ * LBPME with them, and its CryptoErase test reads WABEREQ) and deallocate the whole LU (no key
+ * to throw away: both leave zeroes, WABEREQ/WACEREQ 01b).
+ * While it runs every other medium command of the LU answers NOT READY, SANITIZE IN PROGRESS.
+ * EXIT FAILURE MODE: there is never a failed sanitize to leave, GOOD.
+ */
+#define SBC_SA_OVERWRITE   0x01
+#define SBC_SA_BLOCK_ERASE 0x02
+#define SBC_SA_CRYPTO      0x03
+#define SBC_SA_EXIT_FAIL   0x1f
+#define SBC_ASC_SANITIZE_IN_PROGRESS 0x041b
+
+static bool sbc_sanitize_overwrite_ok(struct scsi_cmd *cmd, uint32_t plen)
+{
+	uint32_t bs = cmd->lu->block_size;
+	uint32_t ilen;
+
+	if (plen < 5 || plen > bs + 4) {
+		scsi_fail_cdb(cmd, 7, -1);
+		return false;
+	}
+	if (!sbc_data_out_ok(cmd, plen))
+		return false;
+	ilen = get_be16(&cmd->buf[2]);
+	if (!(cmd->buf[0] & 0x1f) || !ilen || ilen > bs || ilen + 4 != plen) {
+		scsi_fail_cdb(cmd, 7, -1);
+		return false;
+	}
+	return true;
+}
+
+static enum scsi_exec sbc_sanitize(struct scsi_cmd *cmd, const struct scsi_type *t)
+{
+	struct sbc_state *st = sbc_state(cmd);
+	struct core_lu *lu = cmd->lu;
+	struct sbc_lu *sl = lu->dt_priv;
+	uint32_t plen = get_be16(&cmd->cdb[7]);
+	uint8_t sa = cmd->cdb[1] & 0x1f;
+	uint64_t len = lu->size & ~((uint64_t)lu->block_size - 1);
+	uint32_t bs = lu->block_size, ilen, i;
+
+	(void)t;
+	cmd->in_len = plen;
+	if (sa != SBC_SA_OVERWRITE && plen) {
+		scsi_fail_cdb(cmd, 7, -1);
+		return SCSI_EXEC_DONE;
+	}
+	if (sa == SBC_SA_EXIT_FAIL || !len) {
+		core_cmd_good(cmd);
+		return SCSI_EXEC_DONE;
+	}
+	if (sa == SBC_SA_OVERWRITE && !sbc_sanitize_overwrite_ok(cmd, plen))
+		return SCSI_EXEC_DONE;
+	st->bounce = NULL;
+	st->xfer = SBC_WS_SANITIZE;
+	if (sa != SBC_SA_OVERWRITE) {
+		atomic_store(&sl->sanitizing, true);
+		return sbc_submit(cmd, CORE_IO_UNMAP, 0, len, NULL, 0, sbc_ws_done);
+	}
+	st->copy = (uint32_t)MIN(len, SBC_WS_CHUNK);
+	if (!sbc_bounce_get(cmd, st->copy)) {
+		scsi_busy(cmd);
+		return SCSI_EXEC_DONE;
+	}
+	ilen = get_be16(&cmd->buf[2]);
+	for (i = 0; i < bs; i++)
+		((uint8_t *)st->bounce)[i] = cmd->buf[4 + i % ilen];
+	for (i = bs; i < st->copy; i += bs)
+		memcpy((uint8_t *)st->bounce + i, st->bounce, bs);
+	atomic_store(&sl->sanitizing, true);
+	cmd->scratch[3] = len;
+	cmd->io.offset = 0;
+	cmd->io.length = 0;
+	sbc_ws_next(cmd);
+	return SCSI_EXEC_ASYNC;
+}
+
+/* Commands that touch the medium wait for a running SANITIZE (see scsi_dispatch). */
+bool scsi_lu_sanitizing(const struct core_lu *lu)
+{
+	const struct sbc_lu *sl = lu->dt == &scsi_disk ? lu->dt_priv : NULL;
+
+	return sl && atomic_load(&sl->sanitizing);
+}
+
+/* ---- COMPARE AND WRITE, ORWRITE, WRITE ATOMIC ---- */
+
+/*
+ * Read-modify-write commands run synchronously on the reactor under a per-LU lock (a small
+ * table of mutexes hashed by LU), so two of them on the same blocks never interleave, from
+ * any path or thread. Their size is bounded by Block Limits (SBC_CAW_MAX_BYTES). A store
+ * without a file (null) reads zeroes and discards writes.
+ */
+#define SBC_CAW_MAX_BYTES (64u << 10)
+#define SBC_RMW_LOCKS     16u
+
+static pthread_mutex_t sbc_rmw_locks[SBC_RMW_LOCKS] = {
+	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+	PTHREAD_MUTEX_INITIALIZER,
+};
+
+static pthread_mutex_t *sbc_rmw_lock(const struct core_lu *lu)
+{
+	return &sbc_rmw_locks[((uintptr_t)lu >> 6) % SBC_RMW_LOCKS];
+}
+
+static int sbc_pio(struct core_lu *lu, bool write, void *buf, uint64_t len, uint64_t off)
+{
+	uint64_t done = 0;
+	ssize_t n;
+
+	if (lu->fd < 0) {
+		if (!write)
+			memset(buf, 0, len);
+		return 0;
+	}
+	while (done < len) {
+		n = write ? pwrite(lu->fd, (uint8_t *)buf + done, len - done, (off_t)(off + done))
+			  : pread(lu->fd, (uint8_t *)buf + done, len - done, (off_t)(off + done));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		done += (uint64_t)n;
+	}
+	if (write && !lu->write_cache && fdatasync(lu->fd) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Runs fn between a read of the range into the bounce buffer and the write-back. */
+static enum scsi_exec sbc_rmw(struct scsi_cmd *cmd, uint64_t lba, uint32_t bytes,
+			      bool (*fn)(struct scsi_cmd *cmd, uint8_t *medium, uint32_t bytes))
+{
+	struct sbc_state *st = sbc_state(cmd);
+	pthread_mutex_t *lock = sbc_rmw_lock(cmd->lu);
+	uint64_t off = lba << cmd->lu->block_shift;
+	int ret;
+
+	if (!sbc_bounce_get(cmd, bytes)) {
+		scsi_busy(cmd);
+		return SCSI_EXEC_DONE;
+	}
+	cmd->io.length = bytes;
+	cmd->io.op = CORE_IO_READ;
+	pthread_mutex_lock(lock);
+	ret = sbc_pio(cmd->lu, false, st->bounce, bytes, off);
+	if (ret == 0 && fn(cmd, st->bounce, bytes)) {
+		cmd->io.op = CORE_IO_WRITE;
+		ret = sbc_pio(cmd->lu, true, st->bounce, bytes, off);
+		if (ret == 0)
+			core_cmd_good(cmd);
+	}
+	pthread_mutex_unlock(lock);
+	if (ret < 0)
+		sbc_io_ok(cmd, ret, cmd->io.op == CORE_IO_WRITE);
+	sbc_bounce_put(cmd);
+	return SCSI_EXEC_DONE;
+}
+
+/* MISCOMPARE DURING VERIFY OPERATION, INFORMATION = offset of the first differing byte. */
+static bool sbc_caw_fn(struct scsi_cmd *cmd, uint8_t *medium, uint32_t bytes)
+{
+	uint32_t i;
+
+	if (memcmp(medium, cmd->buf, bytes)) {
+		for (i = 0; medium[i] == cmd->buf[i]; i++)
+			;
+		core_cmd_fail_info(cmd, SENSE_MISCOMPARE, ASC_MISCOMPARE_VERIFY, i);
+		return false;
+	}
+	memcpy(medium, cmd->buf + bytes, bytes);
+	return true;
+}
+
+/* COMPARE AND WRITE (SBC-3): Data-Out is the verify blocks then the write blocks. */
+static enum scsi_exec sbc_compare_and_write(struct scsi_cmd *cmd, const struct scsi_type *t)
+{
+	struct sbc_rw rw;
+	uint32_t bytes;
+
+	(void)t;
+	rw.lba = get_be64(&cmd->cdb[2]);
+	rw.nblk = cmd->cdb[13];
+	if (!sbc_range_ok(cmd, &rw))
+		return SCSI_EXEC_DONE;
+	bytes = rw.nblk << cmd->lu->block_shift;
+	if (bytes > SBC_CAW_MAX_BYTES) {
+		scsi_fail_cdb(cmd, 13, -1);
+		return SCSI_EXEC_DONE;
+	}
+	cmd->in_len = 2 * bytes;
+	if (!bytes && cmd->edtl) {
+		/* 256 blocks wrapped to 0 in the one-byte field: Data-Out the CDB does not
+		 * account for (libiscsi's CompareAndWrite.Simple expects this answer) */
+		scsi_fail_cdb(cmd, 13, -1);
+		return SCSI_EXEC_DONE;
+	}
+	if (!bytes) {
+		core_cmd_good(cmd);
+		return SCSI_EXEC_DONE;
+	}
+	if (!sbc_data_out_ok(cmd, 2 * bytes) || !sbc_data_out_exact(cmd, 2 * bytes))
+		return SCSI_EXEC_DONE;
+	return sbc_rmw(cmd, rw.lba, bytes, sbc_caw_fn);
+}
+
+static bool sbc_orwrite_fn(struct scsi_cmd *cmd, uint8_t *medium, uint32_t bytes)
+{
+	uint32_t i;
+
+	for (i = 0; i < bytes; i++)
+		medium[i] |= cmd->buf[i];
+	return true;
+}
+
+/* ORWRITE(16) (SBC-3): the medium becomes medium OR Data-Out, atomically per command. */
+static enum scsi_exec sbc_orwrite(struct scsi_cmd *cmd, const struct scsi_type *t)
+{
+	struct sbc_rw rw;
+	uint32_t bytes;
+
+	(void)t;
+	if (!sbc_rw_get(cmd, &rw))
+		return SCSI_EXEC_DONE;
+	bytes = rw.nblk << cmd->lu->block_shift;
+	cmd->in_len = bytes;
+	if (!bytes) {
+		core_cmd_good(cmd);
+		return SCSI_EXEC_DONE;
+	}
+	if (!sbc_data_out_ok(cmd, bytes))
+		return SCSI_EXEC_DONE;
+	return sbc_rmw(cmd, rw.lba, bytes, sbc_orwrite_fn);
+}
+
+
+/*
+ * WRITE ATOMIC(16) (SBC-4): up to sbc_atomic_max() blocks, any alignment, no atomic boundary
+ * (MAXIMUM ATOMIC BOUNDARY SIZE 0: a non-zero ATOMIC BOUNDARY is INVALID FIELD IN CDB). It
+ * is written under the read-modify-write lock, whole, with pwrite.
+ */
+static uint32_t sbc_atomic_max(const struct core_lu *lu)
+{
+	return MIN(256u, SCSI_MAX_XFER_BYTES >> lu->block_shift);
+}
+
+static enum scsi_exec sbc_write_atomic(struct scsi_cmd *cmd, const struct scsi_type *t)
+{
+	pthread_mutex_t *lock = sbc_rmw_lock(cmd->lu);
+	struct sbc_rw rw;
+	uint32_t bytes;
+	int ret;
+
+	(void)t;
+	rw.lba = get_be64(&cmd->cdb[2]);
+	rw.nblk = get_be16(&cmd->cdb[12]);
+	if (get_be16(&cmd->cdb[10])) {
+		scsi_fail_cdb(cmd, 10, -1);
+		return SCSI_EXEC_DONE;
+	}
+	if (!sbc_range_ok(cmd, &rw))
+		return SCSI_EXEC_DONE;
+	bytes = rw.nblk << cmd->lu->block_shift;
+	if (rw.nblk > sbc_atomic_max(cmd->lu)) {
+		scsi_fail_cdb(cmd, 12, -1);
+		return SCSI_EXEC_DONE;
+	}
+	cmd->in_len = bytes;
+	if (!bytes) {
+		core_cmd_good(cmd);
+		return SCSI_EXEC_DONE;
+	}
+	if (!sbc_data_out_ok(cmd, bytes))
+		return SCSI_EXEC_DONE;
+	pthread_mutex_lock(lock);
+	ret = sbc_pio(cmd->lu, true, cmd->buf, bytes, rw.lba << cmd->lu->block_shift);
+	pthread_mutex_unlock(lock);
+	cmd->io.op = CORE_IO_WRITE;
+	cmd->io.length = bytes;
+	if (ret < 0)
+		sbc_io_ok(cmd, ret, true);
+	else
+		core_cmd_good(cmd);
+	return SCSI_EXEC_DONE;
+}
+
 /* ---- READ CAPACITY ---- */
 
 /*
@@ -480,31 +962,65 @@ static enum scsi_exec sbc_read_capacity16(struct scsi_cmd *cmd, const struct scs
 	}
 	put_be64(d, sbc_last_lba(cmd->lu));
 	put_be32(&d[8], cmd->lu->block_size);
+	d[13] = sbc_lbppbe(cmd->lu) & 0x0f;
 	if (cmd->lu->thin)
-		d[14] = 0x80;
+		d[14] = 0x80 | 0x40; /* LBPME, LBPRZ: unmapped blocks read as zeroes */
 	scsi_data_in(cmd, d, sizeof(d), get_be32(&cmd->cdb[10]));
 	return SCSI_EXEC_DONE;
 }
 
 /*
  * GET LBA STATUS (SBC-3), thin LUs only (it comes with logical block provisioning
- * management). The stores cannot tell holes apart, so one descriptor covers the rest of the
- * LU with provisioning status 0h, "mapped or unknown": true, and what QEMU expects to parse.
+ * management). One descriptor for the extent that starts at the LBA, from SEEK_DATA and
+ * SEEK_HOLE on the backing file: mapped (0h) up to the next hole, or deallocated (1h) up to
+ * the next data; a store without a file (or without SEEK_DATA) reports mapped to the end.
  */
+static void sbc_lba_extent(const struct core_lu *lu, uint64_t lba, uint8_t *status,
+			   uint64_t *nblk)
+{
+	uint64_t end = core_lu_blocks(lu), off = lba << lu->block_shift;
+	off_t data, hole;
+
+	*status = 0;
+	*nblk = end - lba;
+	if (lu->fd < 0)
+		return;
+	data = lseek(lu->fd, (off_t)off, SEEK_DATA);
+	if (data < 0 && errno == ENXIO) {
+		*status = 1;
+		return;
+	}
+	if (data < 0)
+		return;
+	if ((uint64_t)data > off) {
+		*status = 1;
+		*nblk = MIN(end, (uint64_t)data >> lu->block_shift) - lba;
+		if (*nblk)
+			return;
+		*status = 0; /* the hole ends inside this block: it is mapped */
+	}
+	hole = lseek(lu->fd, (off_t)off, SEEK_HOLE);
+	if (hole > (off_t)off)
+		*nblk = MIN(end, ((uint64_t)hole + lu->block_size - 1) >> lu->block_shift) - lba;
+}
+
 static enum scsi_exec sbc_get_lba_status(struct scsi_cmd *cmd, const struct scsi_type *t)
 {
 	uint64_t blocks = core_lu_blocks(cmd->lu);
 	uint64_t lba = get_be64(&cmd->cdb[2]);
-	uint8_t d[24] = { 0 };
+	uint8_t d[24] = { 0 }, status;
+	uint64_t nblk;
 
 	(void)t;
 	if (lba >= blocks) {
 		core_cmd_fail(cmd, SENSE_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE);
 		return SCSI_EXEC_DONE;
 	}
+	sbc_lba_extent(cmd->lu, lba, &status, &nblk);
 	put_be32(d, sizeof(d) - 4);
 	put_be64(&d[8], lba);
-	put_be32(&d[16], (uint32_t)MIN(blocks - lba, 0xffffffffu));
+	put_be32(&d[16], (uint32_t)MIN(nblk, 0xffffffffu));
+	d[20] = status;
 	scsi_data_in(cmd, d, sizeof(d), get_be32(&cmd->cdb[10]));
 	return SCSI_EXEC_DONE;
 }
@@ -565,7 +1081,12 @@ static uint32_t sbc_vpd_block_limits(const struct scsi_cmd *cmd, const struct sc
 	p[1] = 0xb0;
 	put_be16(&p[2], 0x3c);
 	put_be16(&p[6], (uint16_t)sbc_granularity(lu));         /* OPTIMAL XFER GRANULARITY */
+	p[5] = (uint8_t)(SBC_CAW_MAX_BYTES >> lu->block_shift);   /* MAX COMPARE AND WRITE */
 	put_be32(&p[8], SCSI_MAX_XFER_BYTES >> lu->block_shift);  /* MAXIMUM TRANSFER LENGTH */
+	put_be64(&p[36], SCSI_MAX_XFER_BYTES >> lu->block_shift);  /* MAXIMUM WRITE SAME */
+	put_be32(&p[44], sbc_atomic_max(lu));                     /* MAXIMUM ATOMIC XFER */
+	put_be32(&p[48], 1);                                      /* ATOMIC ALIGNMENT */
+	put_be32(&p[52], 1);                                      /* ... GRANULARITY */
 	if (lu->thin) {
 		put_be32(&p[20], 0xffffffffu);                    /* MAXIMUM UNMAP LBA COUNT */
 		put_be32(&p[24], SBC_UNMAP_MAX_DESC);             /* ... BLOCK DESCRIPTOR COUNT */
@@ -585,6 +1106,8 @@ static uint32_t sbc_vpd_characteristics(const struct scsi_cmd *cmd, const struct
 	p[1] = 0xb1;
 	put_be16(&p[2], 0x3c);
 	put_be16(&p[4], cmd->lu->rotation_rate);
+	/* WABEREQ 01b, WACEREQ 01b (the erases exist on thin LUs only): erased blocks read back */
+	p[7] = cmd->lu->thin ? 0x40 | 0x10 : 0;
 	return 64;
 }
 
@@ -603,7 +1126,7 @@ static uint32_t sbc_vpd_provisioning(const struct scsi_cmd *cmd, const struct sc
 	p[1] = 0xb2;
 	put_be16(&p[2], 4);
 	if (cmd->lu->thin) {
-		p[5] = 0x80;
+		p[5] = 0x80 | 0x40 | 0x20 | 0x04; /* LBPU, LBPWS, LBPWS10, LBPRZ */
 		p[6] = 0x02;
 	}
 	return 8;
@@ -677,13 +1200,50 @@ static bool sbc_mode_control_apply(struct core_lu *lu, const uint8_t *p)
 
 static const struct scsi_op sbc_sa_in_ops[] = {
 	{ .fn = sbc_read_capacity16, .sa = SCSI_SA_READ_CAPACITY_16, .cdb_len = 16,
-	  .dir = SCSI_DIR_READ, .name = "READ CAPACITY(16)",
+	  .dir = SCSI_DIR_READ, .flags = SCSI_OPF_PR_OK, .name = "READ CAPACITY(16)",
 	  .usage = { 0x9e, SCSI_SA_READ_CAPACITY_16, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 		     0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0 } }, /* LBA, ALLOCATION LENGTH, PMI */
 	{ .fn = sbc_get_lba_status, .sa = SCSI_SA_GET_LBA_STATUS, .cdb_len = 16,
 	  .dir = SCSI_DIR_READ, .flags = SCSI_OPF_THIN, .name = "GET LBA STATUS",
 	  .usage = { 0x9e, SCSI_SA_GET_LBA_STATUS, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 		     0xff, 0xff, 0xff, 0xff, 0xff, 0, 0 } },
+};
+
+#define PR_IN(s, nm)                                                                              \
+	{ .fn = spc_pr_in, .sa = s, .cdb_len = 10, .dir = SCSI_DIR_READ, .flags = SCSI_OPF_PR_OK,  \
+	  .name = nm, .usage = { 0x5e, s, 0, 0, 0, 0, 0, 0xff, 0xff, 0 } }
+#define PR_OUT(s, nm)                                                                             \
+	{ .fn = spc_pr_out, .sa = s, .cdb_len = 10, .dir = SCSI_DIR_WRITE,                         \
+	  .flags = SCSI_OPF_PR_OK,                                                                 \
+	  .name = nm, .usage = { 0x5f, s, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0 } }
+
+static const struct scsi_op sbc_pr_in_ops[] = {
+	PR_IN(0, "PERSISTENT RESERVE IN / READ KEYS"),
+	PR_IN(1, "PERSISTENT RESERVE IN / READ RESERVATION"),
+	PR_IN(2, "PERSISTENT RESERVE IN / REPORT CAPABILITIES"),
+	PR_IN(3, "PERSISTENT RESERVE IN / READ FULL STATUS"),
+};
+
+#define SANITIZE(s, fl, nm)                                                                       \
+	{ .fn = sbc_sanitize, .sa = s, .cdb_len = 10, .dir = SCSI_DIR_WRITE,                       \
+	  .flags = SCSI_OPF_WRITES | (fl), .name = nm,                                             \
+	  .usage = { 0x48, 0x80 | 0x20 | s, 0, 0, 0, 0, 0, 0xff, 0xff, 0 } }
+
+static const struct scsi_op sbc_sanitize_ops[] = {
+	SANITIZE(SBC_SA_OVERWRITE, 0, "SANITIZE / OVERWRITE"),
+	SANITIZE(SBC_SA_BLOCK_ERASE, SCSI_OPF_THIN, "SANITIZE / BLOCK ERASE"),
+	SANITIZE(SBC_SA_CRYPTO, SCSI_OPF_THIN, "SANITIZE / CRYPTO ERASE"),
+	SANITIZE(SBC_SA_EXIT_FAIL, 0, "SANITIZE / EXIT FAILURE MODE"),
+};
+
+static const struct scsi_op sbc_pr_out_ops[] = {
+	PR_OUT(0, "PERSISTENT RESERVE OUT / REGISTER"),
+	PR_OUT(1, "PERSISTENT RESERVE OUT / RESERVE"),
+	PR_OUT(2, "PERSISTENT RESERVE OUT / RELEASE"),
+	PR_OUT(3, "PERSISTENT RESERVE OUT / CLEAR"),
+	PR_OUT(4, "PERSISTENT RESERVE OUT / PREEMPT"),
+	PR_OUT(5, "PERSISTENT RESERVE OUT / PREEMPT AND ABORT"),
+	PR_OUT(6, "PERSISTENT RESERVE OUT / REGISTER AND IGNORE EXISTING KEY"),
 };
 
 #define SBC_RW(opc, f, d, len, fl, nm, b1, ...)                                                   \
@@ -723,11 +1283,50 @@ static const struct scsi_op sbc_ops[SCSI_NR_OPCODES] = {
 	       0x06, FF4, 0, 0xff, 0xff, 0),
 	SBC_RW(SCSI_OP_SYNC_CACHE_16, sbc_sync_cache, NONE, 16, 0, "SYNCHRONIZE CACHE(16)",
 	       0x06, FF4, FF4, FF4, 0, 0),
+	SBC_RW(SCSI_OP_WRITE_VERIFY_10, sbc_write_verify, WRITE, 10, SCSI_OPF_WRITES,
+	       "WRITE AND VERIFY(10)", 0x12, FF4, 0, 0xff, 0xff, 0),
+	SBC_RW(SCSI_OP_WRITE_VERIFY_12, sbc_write_verify, WRITE, 12, SCSI_OPF_WRITES,
+	       "WRITE AND VERIFY(12)", 0x12, FF4, FF4, 0, 0),
+	SBC_RW(SCSI_OP_WRITE_VERIFY_16, sbc_write_verify, WRITE, 16, SCSI_OPF_WRITES,
+	       "WRITE AND VERIFY(16)", 0x12, FF4, FF4, FF4, 0, 0),
+	SBC_RW(SCSI_OP_PRE_FETCH_10, sbc_pre_fetch, NONE, 10, 0, "PRE-FETCH(10)",
+	       0x02, FF4, 0x3f, 0xff, 0xff, 0),
+	SBC_RW(SCSI_OP_PRE_FETCH_16, sbc_pre_fetch, NONE, 16, 0, "PRE-FETCH(16)",
+	       0x02, FF4, FF4, FF4, 0x3f, 0),
+	SBC_RW(SCSI_OP_READ_DEFECT_10, sbc_read_defect, READ, 10, 0, "READ DEFECT DATA(10)",
+	       0, 0x1f, 0, 0, 0, 0, 0xff, 0xff, 0),
+	SBC_RW(SCSI_OP_READ_DEFECT_12, sbc_read_defect, READ, 12, 0, "READ DEFECT DATA(12)",
+	       0x1f, FF4, FF4, 0, 0),
+	SBC_RW(SCSI_OP_WRITE_SAME_10, sbc_write_same, WRITE, 10, SCSI_OPF_WRITES, "WRITE SAME(10)",
+	       0x08, FF4, 0, 0xff, 0xff, 0),
+	SBC_RW(SCSI_OP_WRITE_SAME_16, sbc_write_same, WRITE, 16, SCSI_OPF_WRITES, "WRITE SAME(16)",
+	       0x09, FF4, FF4, FF4, 0, 0),
+	SBC_RW(SCSI_OP_COMPARE_AND_WRITE, sbc_compare_and_write, WRITE, 16, SCSI_OPF_WRITES,
+	       "COMPARE AND WRITE", 0x18, FF4, FF4, 0, 0, 0, 0xff, 0, 0),
+	SBC_RW(SCSI_OP_ORWRITE_16, sbc_orwrite, WRITE, 16, SCSI_OPF_WRITES, "ORWRITE(16)",
+	       0x18, FF4, FF4, FF4, 0, 0),
+	SBC_RW(SCSI_OP_WRITE_ATOMIC_16, sbc_write_atomic, WRITE, 16, SCSI_OPF_WRITES,
+	       "WRITE ATOMIC(16)", 0x18, FF4, FF4, 0xff, 0xff, 0xff, 0xff, 0, 0),
 	[SCSI_OP_UNMAP] = { .fn = sbc_unmap, .cdb_len = 10, .dir = SCSI_DIR_WRITE,
 		.flags = SCSI_OPF_WRITES | SCSI_OPF_THIN, .name = "UNMAP",
 		.usage = { 0x42, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0 } },
+	[SCSI_OP_SANITIZE] = { .sa_ops = sbc_sanitize_ops, .nr_sa = ARRAY_SIZE(sbc_sanitize_ops),
+		.cdb_len = 10, .name = "SANITIZE" },
+	[SCSI_OP_PR_IN] = { .sa_ops = sbc_pr_in_ops, .nr_sa = ARRAY_SIZE(sbc_pr_in_ops),
+		.cdb_len = 10, .name = "PERSISTENT RESERVE IN" },
+	[SCSI_OP_PR_OUT] = { .sa_ops = sbc_pr_out_ops, .nr_sa = ARRAY_SIZE(sbc_pr_out_ops),
+		.cdb_len = 10, .name = "PERSISTENT RESERVE OUT" },
+	[SCSI_OP_RESERVE_6] = { .fn = spc_reserve, .cdb_len = 6, .dir = SCSI_DIR_NONE,
+		.name = "RESERVE(6)", .usage = { 0x16, 0, 0, 0, 0, 0 } },
+	[SCSI_OP_RELEASE_6] = { .fn = spc_release, .cdb_len = 6, .dir = SCSI_DIR_NONE,
+		.flags = SCSI_OPF_PR_OK, .name = "RELEASE(6)", .usage = { 0x17, 0, 0, 0, 0, 0 } },
+	[SCSI_OP_RESERVE_10] = { .fn = spc_reserve, .cdb_len = 10, .dir = SCSI_DIR_NONE,
+		.name = "RESERVE(10)", .usage = { 0x56, 0, 0, 0, 0, 0, 0, 0, 0, 0 } },
+	[SCSI_OP_RELEASE_10] = { .fn = spc_release, .cdb_len = 10, .dir = SCSI_DIR_NONE,
+		.flags = SCSI_OPF_PR_OK, .name = "RELEASE(10)",
+		.usage = { 0x57, 0, 0, 0, 0, 0, 0, 0, 0, 0 } },
 	[SCSI_OP_READ_CAPACITY_10] = { .fn = sbc_read_capacity10, .cdb_len = 10,
-		.dir = SCSI_DIR_READ, .name = "READ CAPACITY(10)",
+		.dir = SCSI_DIR_READ, .flags = SCSI_OPF_PR_OK, .name = "READ CAPACITY(10)",
 		.usage = { 0x25, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0x01, 0 } },
 	[SCSI_OP_SERVICE_ACTION_IN] = { .sa_ops = sbc_sa_in_ops, .nr_sa = ARRAY_SIZE(sbc_sa_in_ops),
 		.cdb_len = 16, .name = "SERVICE ACTION IN(16)" },
@@ -783,9 +1382,14 @@ const struct scsi_type scsi_sbc_type = {
 	.nr_modes = ARRAY_SIZE(sbc_modes),
 };
 
-/* Block sizes from 512 bytes to 64 KiB, powers of two; identity as tgt; write cache on. */
+/*
+ * Block sizes from 512 bytes to 64 KiB, powers of two; identity as tgt; write cache on.
+ * Persistent reservations with APTPL are kept in "<backing path>.pr" and restored here.
+ */
 static int sbc_lu_init(struct core_lu *lu)
 {
+	struct sbc_lu *sl;
+
 	if (!lu->block_size)
 		lu->block_size = 512;
 	if (lu->block_size < 512 || lu->block_size > 65536 ||
@@ -794,25 +1398,60 @@ static int sbc_lu_init(struct core_lu *lu)
 	lu->block_shift = (uint8_t)__builtin_ctz(lu->block_size);
 	scsi_lu_identity_init(lu, "UTGT", "VIRTUAL-DISK");
 	lu->write_cache = true;
+	sl = calloc(1, sizeof(*sl));
+	if (!sl)
+		return -ENOMEM;
+	scsi_pr_init(&sl->pr);
+	if (lu->path && *lu->path && lu->fd >= 0 &&
+	    (size_t)snprintf(sl->pr_path, sizeof(sl->pr_path), "%s.pr", lu->path) <
+		    sizeof(sl->pr_path)) {
+		sl->pr.state_path = sl->pr_path;
+		if (scsi_pr_load(&sl->pr, sl->pr_path) < 0)
+			log_warn("scsi: cannot read reservations from %s", sl->pr_path);
+	}
+	lu->dt_priv = sl;
 	return 0;
 }
 
 static void sbc_lu_fini(struct core_lu *lu)
 {
-	(void)lu;
+	struct sbc_lu *sl = lu->dt_priv;
+
+	if (!sl)
+		return;
+	scsi_pr_fini(&sl->pr);
+	free(sl);
+	lu->dt_priv = NULL;
 }
 
+/* Device-type parameters: physical_block_size (a power-of-two multiple of the block size,
+ * reported as LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT). */
 static int sbc_lu_config(struct core_lu *lu, const char *key, const char *value)
 {
-	(void)lu;
-	(void)key;
-	(void)value;
-	return -ENOENT;
+	struct sbc_lu *sl = lu->dt_priv;
+	uint64_t v;
+
+	if (strcmp(key, "physical_block_size"))
+		return -ENOENT;
+	if (!sl || str_to_u64(value, lu->block_size, 1u << 20, &v) < 0 || (v & (v - 1)) ||
+	    v < lu->block_size)
+		return -EINVAL;
+	sl->lbppbe = (uint8_t)(__builtin_ctzll(v) - lu->block_shift);
+	return 0;
 }
 
 static void sbc_cmd_exec(struct scsi_cmd *cmd)
 {
 	scsi_dispatch(cmd, &scsi_sbc_type);
+}
+
+/* LOGICAL UNIT RESET releases an SPC-2 RESERVE (SPC-2 §5.5.1). */
+static void sbc_lu_reset(struct core_lu *lu)
+{
+	struct scsi_pr *pr = scsi_lu_pr(lu);
+
+	if (pr)
+		scsi_pr_lu_reset(pr);
 }
 
 const struct core_devtype scsi_disk = {
@@ -825,4 +1464,5 @@ const struct core_devtype scsi_disk = {
 	.lu_fini = sbc_lu_fini,
 	.lu_config = sbc_lu_config,
 	.cmd_exec = sbc_cmd_exec,
+	.lu_reset = sbc_lu_reset,
 };

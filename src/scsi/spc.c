@@ -409,7 +409,7 @@ enum scsi_exec spc_report_opcodes(struct scsi_cmd *cmd, const struct scsi_type *
 
 const struct scsi_op spc_maint_in_ops[1] = {
 	{ .fn = spc_report_opcodes, .sa = SCSI_SA_REPORT_OPCODES, .cdb_len = 12,
-	  .dir = SCSI_DIR_READ, .flags = SCSI_OPF_NO_MEDIUM,
+	  .dir = SCSI_DIR_READ, .flags = SCSI_OPF_NO_MEDIUM | SCSI_OPF_PR_OK,
 	  .name = "REPORT SUPPORTED OPERATION CODES",
 	  .usage = { 0xa3, SCSI_SA_REPORT_OPCODES, 0x87, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 		     0, 0 } },

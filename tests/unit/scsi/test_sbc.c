@@ -511,6 +511,136 @@ static void test_submit_defers_completion(void **state)
 	fx_assert_good(fx);
 }
 
+/* ---- WRITE SAME, WRITE AND VERIFY, PRE-FETCH, READ DEFECT DATA, CAW, WRITE ATOMIC ---- */
+
+static void test_write_same_pattern_zero_and_unmap(void **state)
+{
+	struct fx *fx = *state;
+	uint8_t c[16];
+	unsigned int i;
+
+	memset(fx->buf, 0xa5, 512);
+	cdb_rw10(c, 0x41, 10, 4, 0);
+	fx_run(fx, 1, c, 10, 512, 512);
+	fx_assert_good(fx);
+	for (i = 0; i < 4 * 512; i++)
+		assert_int_equal(fx->medium[10 * 512 + i], 0xa5);
+	assert_int_equal(fx->medium[14 * 512], 0);
+	/* a zero pattern is one WRITE ZEROES */
+	memset(fx->buf, 0, 512);
+	cdb_rw16(c, 0x93, 10, 4, 0);
+	fx_run(fx, 1, c, 16, 512, 512);
+	fx_assert_good(fx);
+	assert_int_equal(fx->io.op, CORE_IO_WRITE_ZEROES);
+	assert_int_equal(fx->io.length, 4 * 512);
+	/* UNMAP on a fully provisioned LU: refused; on a thin LU: deallocates */
+	cdb_rw16(c, 0x93, 10, 4, 0x08);
+	fx_run(fx, 1, c, 16, 512, 512);
+	fx_assert_field(fx, 1, 3);
+	fx->disk->thin = true;
+	fx_run(fx, 1, c, 16, 512, 512);
+	fx_assert_good(fx);
+	assert_int_equal(fx->io.op, CORE_IO_UNMAP);
+	/* NDOB: no Data-Out */
+	cdb_rw16(c, 0x93, 10, 4, 0x09);
+	fx_run(fx, 1, c, 16, 0, 0);
+	fx_assert_good(fx);
+	assert_int_equal(fx->cmd.in_len, 0);
+	/* ANCHOR is not supported; a range over MAXIMUM WRITE SAME LENGTH, beyond the end */
+	cdb_rw16(c, 0x93, 10, 4, 0x10);
+	fx_run(fx, 1, c, 16, 512, 512);
+	fx_assert_field(fx, 1, 4);
+	cdb_rw16(c, 0x93, 0, FX_BLOCKS + 1, 0);
+	fx_run(fx, 1, c, 16, 512, 512);
+	fx_assert_sense(fx, SENSE_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE);
+	/* Data-Out shorter than a block */
+	cdb_rw10(c, 0x41, 0, 1, 0);
+	fx_run(fx, 1, c, 10, 100, 100);
+	fx_assert_sense(fx, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_IU);
+}
+
+static void test_write_verify_prefetch_defects(void **state)
+{
+	struct fx *fx = *state;
+	uint8_t c[16];
+
+	memset(fx->buf, 0x3c, 1024);
+	cdb_rw10(c, 0x2e, 5, 2, 0x02);  /* WRITE AND VERIFY(10), BYTCHK */
+	fx_run(fx, 1, c, 10, 1024, 1024);
+	fx_assert_good(fx);
+	assert_int_equal(fx->io.flags & CORE_IO_FUA, CORE_IO_FUA);
+	assert_int_equal(fx->medium[5 * 512], 0x3c);
+	cdb_rw10(c, 0x2e, 5, 2, 0x08);  /* bit 3 is reserved in WRITE AND VERIFY */
+	fx_run(fx, 1, c, 10, 1024, 1024);
+	fx_assert_field(fx, 1, 3);
+	cdb_rw16(c, 0x90, FX_BLOCKS - 1, 2, 0); /* PRE-FETCH(16) past the end */
+	fx_run(fx, 1, c, 16, 0, 0);
+	fx_assert_sense(fx, SENSE_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE);
+	cdb_rw10(c, 0x34, 0, 8, 0x02);  /* PRE-FETCH(10) IMMED */
+	fx_run(fx, 1, c, 10, 0, 0);
+	fx_assert_good(fx);
+	assert_int_equal(fx->submits, 0);
+	memset(c, 0, 16);
+	c[0] = 0x37;                    /* READ DEFECT DATA(10): PLIST, GLIST, format 5 */
+	c[2] = 0x1d;
+	c[8] = 4;
+	fx_run(fx, 1, c, 10, 4, 0);
+	fx_assert_good(fx);
+	assert_int_equal(fx->buf[1], 0x1d);
+	assert_int_equal(get_be16(&fx->buf[2]), 0);
+	c[1] = 0x01;                    /* reserved */
+	fx_run(fx, 1, c, 10, 4, 0);
+	fx_assert_field(fx, 1, 0);
+}
+
+static void test_compare_and_write_and_atomic_limits(void **state)
+{
+	struct fx *fx = *state;
+	uint8_t c[16];
+
+	memset(c, 0, 16);
+	c[0] = 0x89;
+	put_be64(&c[2], 0);
+	c[13] = 129;                    /* over MAXIMUM COMPARE AND WRITE LENGTH (128) */
+	fx_run(fx, 1, c, 16, 2 * 129 * 512, 2 * 129 * 512);
+	fx_assert_field(fx, 13, -1);
+	c[13] = 0;                      /* zero blocks with Data-Out */
+	fx_run(fx, 1, c, 16, 1024, 1024);
+	fx_assert_field(fx, 13, -1);
+	c[13] = 2;                      /* Data-Out shorter than 2 x 2 blocks */
+	fx_run(fx, 1, c, 16, 1024, 1024);
+	fx_assert_sense(fx, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_IU);
+	/* the fixture's store has no file: the medium reads as zeroes */
+	c[13] = 1;
+	memset(fx->buf, 0, 512);
+	memset(fx->buf + 512, 0x11, 512);
+	fx_run(fx, 1, c, 16, 1024, 1024);
+	fx_assert_good(fx);
+	fx->buf[7] = 1;
+	fx_run(fx, 1, c, 16, 1024, 1024);
+	fx_assert_sense(fx, SENSE_MISCOMPARE, ASC_MISCOMPARE_VERIFY);
+	assert_int_equal(fx->cmd.sense[0], 0xf0); /* VALID */
+	assert_int_equal(get_be32(&fx->cmd.sense[3]), 7);
+	/* WRITE ATOMIC(16): ATOMIC BOUNDARY must be 0, at most 256 blocks */
+	memset(c, 0, 16);
+	c[0] = 0x9c;
+	put_be16(&c[10], 1);
+	put_be16(&c[12], 1);
+	fx_run(fx, 1, c, 16, 512, 512);
+	fx_assert_field(fx, 10, -1);
+	put_be16(&c[10], 0);
+	put_be16(&c[12], 257);
+	fx_run(fx, 1, c, 16, 257 * 512, 257 * 512);
+	fx_assert_field(fx, 12, -1);
+	put_be16(&c[12], 1);
+	fx_run(fx, 1, c, 16, 512, 512);
+	fx_assert_good(fx);
+	/* ORWRITE(16): ORPROTECT is not supported */
+	cdb_rw16(c, 0x8b, 0, 1, 0x20);
+	fx_run(fx, 1, c, 16, 512, 512);
+	fx_assert_field(fx, 1, 5);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, fx_setup, fx_teardown)
 
 int main(void)
@@ -533,6 +663,9 @@ int main(void)
 		T(test_unmap_only_on_thin_lus),
 		T(test_unmap_checks_the_whole_list_first),
 		T(test_submit_defers_completion),
+		T(test_write_same_pattern_zero_and_unmap),
+		T(test_write_verify_prefetch_defects),
+		T(test_compare_and_write_and_atomic_limits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -124,7 +124,7 @@ static void test_vpd_block_pages(void **state)
 	fx_assert_good(fx);
 	assert_int_equal(fx->cmd.in_len, 64);
 	assert_int_equal(get_be16(&d[2]), 0x3c);
-	assert_int_equal(d[5], 0);                          /* no COMPARE AND WRITE */
+	assert_int_equal(d[5], (64u << 10) / 512);          /* MAX COMPARE AND WRITE */
 	assert_int_equal(get_be16(&d[6]), 8);               /* 4 KiB granularity */
 	assert_int_equal(get_be32(&d[8]), (8u << 20) / 512);
 	assert_int_equal(get_be32(&d[20]), 0);              /* MAX UNMAP LBA COUNT */
@@ -143,7 +143,7 @@ static void test_vpd_block_pages(void **state)
 	/* thin provisioning: UNMAP limits and LBPU, provisioning type thin */
 	fx->disk->thin = true;
 	fx_run(fx, 1, c, 6, 255, 0);
-	assert_int_equal(d[5], 0x80);
+	assert_int_equal(d[5], 0xe4);                       /* LBPU, LBPWS, LBPWS10, LBPRZ */
 	assert_int_equal(d[6], 0x02);
 	cdb_inquiry(c, true, 0xb0, 255);
 	fx_run(fx, 1, c, 6, 255, 0);
@@ -266,7 +266,8 @@ static void test_report_opcodes_all(void **state)
 	assert_int_equal(e[5], 0x01);                     /* SERVACTV */
 	assert_int_equal(get_be16(&e[6]), 16);
 	assert_non_null(rsoc_find(fx->buf, len, 0xa3, 0x0c));
-	assert_null(rsoc_find(fx->buf, len, 0x89, 0));   /* no COMPARE AND WRITE */
+	assert_non_null(rsoc_find(fx->buf, len, 0x89, 0)); /* COMPARE AND WRITE */
+	assert_null(rsoc_find(fx->buf, len, 0x83, 0));     /* no EXTENDED COPY */
 	/* RCTD: every descriptor carries a 12-byte timeouts descriptor */
 	cdb_rsoc(c, 0x80, 0, 0, 8192);
 	fx_run(fx, 1, c, 12, 8192, 0);
@@ -310,7 +311,7 @@ static void test_report_opcodes_one(void **state)
 	cdb_rsoc(c, 2, 0x28, 0, 512);                     /* opcode has none */
 	fx_run(fx, 1, c, 12, 512, 0);
 	fx_assert_field(fx, 2, 2);
-	cdb_rsoc(c, 1, 0x89, 0, 512);                     /* unsupported */
+	cdb_rsoc(c, 1, 0x83, 0, 512);                     /* unsupported */
 	fx_run(fx, 1, c, 12, 512, 0);
 	fx_assert_good(fx);
 	assert_int_equal(d[1], 0x01);
