@@ -66,6 +66,7 @@ struct iscsi_task *iscsi_task_get(struct iscsi_conn *c)
 	t->state = ISCSI_TASK_DATA;
 	t->kind = ISCSI_TASK_SCSI;
 	t->gen++;
+	t->reset_gen = atomic_load_explicit(&c->lld->reset_gen, memory_order_relaxed);
 	/* idx < 65535, so a TTT is never the reserved 0xffffffff */
 	t->ttt = ((uint32_t)t->gen << 16) | t->idx;
 	t->immediate = t->counted = t->delivered = t->aborted = false;

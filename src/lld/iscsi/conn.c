@@ -107,7 +107,14 @@ static void conn_timer_fn(struct reactor_timer *t)
 {
 	struct iscsi_conn *c = container_of(t, struct iscsi_conn, timer);
 
-	iscsi_conn_close(c, c->state == ISCSI_CONN_LOGIN ? "login timeout" : "drain timeout");
+	static const char *const why[] = {
+		[ISCSI_CONN_LOGIN] = "login timeout",
+		[ISCSI_CONN_FFP] = "no logout after the Async logout request",
+		[ISCSI_CONN_DRAIN] = "drain timeout",
+		[ISCSI_CONN_CLOSED] = "closed",
+	};
+
+	iscsi_conn_close(c, why[c->state]);
 }
 
 static void conn_watch_set(struct iscsi_conn *c)
@@ -369,19 +376,15 @@ static void conn_tx_flush(struct iscsi_conn *c)
 	struct iovec iov[ISCSI_TX_IOV];
 
 	while (c->state != ISCSI_CONN_CLOSED && !list_empty(&c->txq)) {
-		struct msghdr mh = { .msg_iov = iov };
-		ssize_t n;
+		int nr = (int)conn_tx_iov(c, iov, ISCSI_TX_IOV);
+		ssize_t n = c->xport->send(c, iov, nr);
 
-		mh.msg_iovlen = conn_tx_iov(c, iov, ISCSI_TX_IOV);
-		n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			if (n == -EAGAIN) {
 				c->want_out = true;
 				conn_watch_set(c);
 				return;
 			}
-			if (errno == EINTR)
-				continue;
 			iscsi_conn_close(c, "send failed");
 			return;
 		}
@@ -431,16 +434,7 @@ static void conn_watch_fn(struct reactor_watch *w, uint32_t events)
 
 static void conn_sock_setup(struct iscsi_conn *c)
 {
-	socklen_t len = sizeof(c->peer);
-	int one = 1;
-
-	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	setsockopt(c->fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-	if (getpeername(c->fd, (struct sockaddr *)&c->peer, &len) < 0)
-		c->peer.ss_family = AF_UNSPEC;
-	len = sizeof(c->local);
-	if (getsockname(c->fd, (struct sockaddr *)&c->local, &len) < 0)
-		c->local.ss_family = AF_UNSPEC;
+	c->xport->setup(c);
 	iscsi_sockaddr_str((struct sockaddr *)&c->peer, c->peer_str, sizeof(c->peer_str), true);
 }
 
@@ -455,6 +449,7 @@ int iscsi_conn_new(struct iscsi_rstate *rs, int fd)
 	c->rs = rs;
 	c->reactor = rs->r;
 	c->fd = fd;
+	c->xport = &iscsi_xport_tcp;
 	c->state = ISCSI_CONN_LOGIN;
 	c->max_recv_dsl = ISCSI_LOGIN_DSL_MAX;
 	c->max_xmit_dsl = ISCSI_LOGIN_DSL_MAX;
@@ -517,7 +512,7 @@ static void conn_teardown(struct iscsi_conn *c)
 	reactor_timer_cancel(c->reactor, &c->nop_timer);
 	if (c->fd >= 0) {
 		reactor_watch_del(c->reactor, &c->watch);
-		close(c->fd);
+		c->xport->close(c);
 		c->fd = -1;
 	}
 	/* dropped PDUs run their callbacks, which release what they hold */

@@ -276,11 +276,9 @@ static ssize_t rx_fill(struct iscsi_conn *c)
 	}
 	iov[n].iov_base = rx->buf + rx->end;
 	iov[n++].iov_len = rx->buf_cap - rx->end;
-	do {
-		got = readv(c->fd, iov, n);
-	} while (got < 0 && errno == EINTR);
+	got = c->xport->recv(c, iov, n);
 	if (got < 0)
-		return errno == EAGAIN || errno == EWOULDBLOCK ? -EAGAIN : -errno;
+		return (int)got;
 	if (n == 2) {
 		size_t direct = MIN((size_t)got, iov[0].iov_len);
 

@@ -19,6 +19,7 @@ struct sess_msg {
 	struct reactor_msg m;
 	struct iscsi_sess *s;
 	uint64_t lun;
+	unsigned int gen;                /* lld->reset_gen of an abort_lu */
 };
 
 void iscsi_sess_get(struct iscsi_sess *s)
@@ -39,8 +40,15 @@ static void sess_close_msg(struct reactor_msg *m)
 	struct sess_msg *sm = container_of(m, struct sess_msg, m);
 	struct iscsi_sess *s = sm->s;
 
-	if (s->conn)
-		iscsi_conn_close(s->conn, "session closed");
+	struct iscsi_conn *c = s->conn;
+
+	if (c && c->state == ISCSI_CONN_FFP && s->tgt && s->tgt->deleted && !c->async_sent) {
+		/* target removed: ask the initiator to log out (§11.9.1), drop it after a while */
+		iscsi_async_logout_send(c, ISCSI_TGT_GONE_GRACE_S);
+		reactor_timer_arm(c->reactor, &c->timer, ISCSI_TGT_GONE_GRACE_S * 1000u + 1000u);
+	} else if (c) {
+		iscsi_conn_close(c, "session closed");
+	}
 	iscsi_sess_put(s);
 	free(sm);
 }
@@ -51,13 +59,13 @@ static void sess_abort_lu_msg(struct reactor_msg *m)
 	struct iscsi_sess *s = sm->s;
 
 	if (s->conn && s->conn->state == ISCSI_CONN_FFP)
-		iscsi_tmf_abort_lun(s->conn, sm->lun, NULL);
+		iscsi_tmf_abort_lun_before(s->conn, sm->lun, sm->gen);
 	iscsi_sess_put(s);
 	free(sm);
 }
 
 /* Slow path: allocates the message. The caller guarantees s is alive (a reference). */
-static void sess_post(struct iscsi_sess *s, reactor_msg_fn fn, uint64_t lun)
+static void sess_post(struct iscsi_sess *s, reactor_msg_fn fn, uint64_t lun, unsigned int gen)
 {
 	struct sess_msg *sm = calloc(1, sizeof(*sm));
 
@@ -68,6 +76,7 @@ static void sess_post(struct iscsi_sess *s, reactor_msg_fn fn, uint64_t lun)
 	iscsi_sess_get(s);
 	sm->s = s;
 	sm->lun = lun;
+	sm->gen = gen;
 	reactor_msg_send(s->reactor, &sm->m, fn);
 }
 
@@ -79,15 +88,17 @@ static void sess_nexus_close(struct core_nexus *n, uint32_t cid, bool all)
 	(void)cid;
 	(void)all; /* one connection per session: closing it closes the session */
 	if (s)
-		sess_post(s, sess_close_msg, 0);
+		sess_post(s, sess_close_msg, 0, 0);
 }
 
 static void sess_nexus_abort_lu(struct core_nexus *n, uint64_t lun)
 {
 	struct iscsi_sess *s = n->lld_priv;
 
+	/* tasks that reach the session after this point are newer than the reset */
 	if (s)
-		sess_post(s, sess_abort_lu_msg, lun);
+		sess_post(s, sess_abort_lu_msg, lun,
+			  atomic_fetch_add(&s->lld->reset_gen, 1) + 1);
 }
 
 static const struct core_nexus_ops iscsi_nexus_ops = {
@@ -144,6 +155,37 @@ static uint16_t sess_tsih_alloc_locked(struct iscsi_lld *lld)
 }
 
 /* Links s with a fresh TSIH; returns the session it reinstates (referenced) or NULL. */
+static void sess_nop_msg(struct reactor_msg *m)
+{
+	struct sess_msg *sm = container_of(m, struct sess_msg, m);
+	struct iscsi_sess *s = sm->s;
+	struct iscsi_conn *c = s->conn;
+	unsigned int interval, count;
+
+	if (c && c->state == ISCSI_CONN_FFP && s->tgt) {
+		iscsi_target_nop(s->tgt, &interval, &count);
+		c->nop_interval_s = interval;
+		c->nop_count = count;
+		c->nop_missed = 0;
+		reactor_timer_cancel(c->reactor, &c->nop_timer);
+		iscsi_nop_start(c);
+	}
+	iscsi_sess_put(s);
+	free(sm);
+}
+
+void iscsi_sess_nop_update(struct iscsi_lld *lld, struct core_target *tgt)
+{
+	struct iscsi_sess *s;
+
+	pthread_mutex_lock(&lld->lock);
+	list_for_each_entry(s, &lld->sessions, entry) {
+		if (s->tgt == tgt)
+			sess_post(s, sess_nop_msg, 0, 0);
+	}
+	pthread_mutex_unlock(&lld->lock);
+}
+
 static struct iscsi_sess *sess_link(struct iscsi_sess *s, int *err)
 {
 	struct iscsi_lld *lld = s->lld;
@@ -232,7 +274,7 @@ int iscsi_sess_create(struct iscsi_conn *c, struct core_target *tgt, const char 
 	old = sess_link(s, &ret);
 	if (old) {
 		iscsi_conn_log(c, LOG_LVL_INFO, "reinstating session %u", old->tsih);
-		sess_post(old, sess_close_msg, 0);
+		sess_post(old, sess_close_msg, 0, 0);
 		iscsi_sess_put(old);
 	}
 	if (ret < 0)
@@ -324,6 +366,11 @@ void iscsi_sess_order(struct iscsi_sess *s, struct iscsi_task *t)
 		s->exp_cmd_sn++;
 		iscsi_task_deliver(t);
 		iscsi_sess_deliver_pending(s);
+		return;
+	}
+	if (sn_lt(t->cmd_sn, s->exp_cmd_sn)) {
+		/* its CmdSN was taken as received meanwhile (ABORT TASK of a lost command) */
+		iscsi_task_release(t);
 		return;
 	}
 	list_del(&t->entry); /* from conn->tasks: pending tasks live on s->pending */

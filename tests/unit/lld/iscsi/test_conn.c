@@ -840,10 +840,109 @@ static void test_conn_abort_task_waits_for_core(void **state)
 	send_pdu(h, bhs, NULL, 0);
 	recv_pdu(h);
 	assert_int_equal(h->rsp[2], ISCSI_TMF_RSP_NO_TASK);
-	bhs[1] = 0x80 | ISCSI_TMF_WARM_RESET;
+	/* RefCmdSN in the window before the TMF's CmdSN: considered received (§11.5.1 b) */
+	put_be32(t->sn32, h->cmd_sn - 1);
 	send_pdu(h, bhs, NULL, 0);
 	recv_pdu(h);
-	assert_int_equal(h->rsp[2], ISCSI_TMF_RSP_NOT_SUPPORTED);
+	assert_int_equal(h->rsp[2], ISCSI_TMF_RSP_NO_TASK); /* CmdSN already passed */
+	bhs[1] = 0x80 | ISCSI_TMF_TASK_REASSIGN;
+	send_pdu(h, bhs, NULL, 0);
+	recv_pdu(h);
+	assert_int_equal(h->rsp[2], ISCSI_TMF_RSP_NO_REASSIGN); /* ERL 0 */
+	bhs[1] = 0x7f | 0x80; /* no such function */
+	send_pdu(h, bhs, NULL, 0);
+	recv_pdu(h);
+	assert_int_equal(h->rsp[2], ISCSI_TMF_RSP_REJECTED);
+}
+
+/* ABORT TASK for a command that never arrived plugs its CmdSN gap (§11.5.1 b). */
+static void test_conn_abort_task_plugs_cmdsn_gap(void **state)
+{
+	struct h *h = *state;
+	uint8_t bhs[ISCSI_BHS_LEN], cdb[16] = { 0 };
+	struct iscsi_tmf_hdr *t = (struct iscsi_tmf_hdr *)bhs;
+	uint32_t lost = h->cmd_sn;
+
+	login_ready(h, "\0");
+	lost = h->cmd_sn;
+	scsi_cmd(h, ISCSI_FLAG_FINAL, cdb, 0, NULL, 0, 0x30, lost + 1); /* waits for the gap */
+	assert_int_equal(recv_pdu_timeout(h, 50), -ETIMEDOUT);
+	iscsi_bhs_init((struct iscsi_bhs *)bhs, ISCSI_OP_TMF_REQ | ISCSI_OP_IMMEDIATE,
+		       0x80 | ISCSI_TMF_ABORT_TASK, 0, 0x31);
+	iscsi_lun_encode(t->lun, 1);
+	put_be32(t->rtt, 0x77);
+	put_be32(t->sn24, lost + 2);
+	put_be32(t->sn32, lost);
+	send_pdu(h, bhs, NULL, 0);
+	for (int i = 0; i < 2; i++) { /* the TMF answer and the released TEST UNIT READY */
+		recv_pdu(h);
+		if (h->rsp[0] == ISCSI_OP_TMF_RSP)
+			assert_int_equal(h->rsp[2], ISCSI_TMF_RSP_COMPLETE);
+		else
+			assert_int_equal(get_be32(h->rsp + 16), 0x30);
+	}
+	h->cmd_sn = lost + 2;
+}
+
+static void tmf_send(struct h *h, uint8_t func, uint64_t lun, uint32_t itt)
+{
+	uint8_t bhs[ISCSI_BHS_LEN];
+	struct iscsi_tmf_hdr *t = (struct iscsi_tmf_hdr *)bhs;
+
+	iscsi_bhs_init((struct iscsi_bhs *)bhs, ISCSI_OP_TMF_REQ | ISCSI_OP_IMMEDIATE,
+		       0x80 | func, 0, itt);
+	iscsi_lun_encode(t->lun, lun);
+	put_be32(t->rtt, ISCSI_RSVD_TAG);
+	put_be32(t->sn24, h->cmd_sn);
+	send_pdu(h, bhs, NULL, 0);
+}
+
+/* Every LU/target-level function aborts tasks in the core and answers after them. */
+static void test_conn_tmf_functions(void **state)
+{
+	static const uint8_t funcs[] = { ISCSI_TMF_ABORT_TASK_SET, ISCSI_TMF_CLEAR_TASK_SET,
+					 ISCSI_TMF_LU_RESET, ISCSI_TMF_WARM_RESET };
+	struct h *h = *state;
+	uint8_t cdb[16] = { 0x35 }, byte;
+	static const uint8_t tur[16];
+
+	login_ready(h, "\0");
+	for (size_t i = 0; i < sizeof(funcs); i++) {
+		scsi_cmd(h, ISCSI_FLAG_FINAL, cdb, 0, NULL, 0, 0x40 + (uint32_t)i, h->cmd_sn++);
+		assert_non_null(parked);
+		tmf_send(h, funcs[i], 1, 0x80 + (uint32_t)i);
+		assert_int_equal(recv_pdu_timeout(h, 50), -ETIMEDOUT);
+		core_cmd_good(parked);
+		core_cmd_done(parked);
+		parked = NULL;
+		recv_pdu(h);
+		assert_int_equal(h->rsp[0], ISCSI_OP_TMF_RSP);
+		assert_int_equal(get_be32(h->rsp + 16), 0x80 + (uint32_t)i);
+		assert_int_equal(h->rsp[2], ISCSI_TMF_RSP_COMPLETE);
+		assert_int_equal(recv_pdu_timeout(h, 50), -ETIMEDOUT); /* no SCSI Response */
+		if (funcs[i] != ISCSI_TMF_LU_RESET && funcs[i] != ISCSI_TMF_WARM_RESET)
+			continue;
+		/* resets raise BUS DEVICE RESET FUNCTION OCCURRED on this nexus too */
+		scsi_cmd(h, ISCSI_FLAG_FINAL, tur, 0, NULL, 0, 0x60 + (uint32_t)i, h->cmd_sn++);
+		recv_pdu(h);
+		assert_int_equal(h->rsp[3], SAM_STAT_CHECK_CONDITION);
+		assert_int_equal(h->data[2 + 12], 0x29);
+		assert_int_equal(h->data[2 + 13], 0x03);
+	}
+	/* no such LU; CLEAR ACA on an LU with no ACA */
+	tmf_send(h, ISCSI_TMF_LU_RESET, 77, 0x90);
+	recv_pdu(h);
+	assert_int_equal(h->rsp[2], ISCSI_TMF_RSP_NO_LUN);
+	tmf_send(h, ISCSI_TMF_CLEAR_ACA, 1, 0x91);
+	recv_pdu(h);
+	assert_int_equal(h->rsp[2], ISCSI_TMF_RSP_COMPLETE);
+	/* cold reset: the answer, then the connection closes */
+	tmf_send(h, ISCSI_TMF_COLD_RESET, 0, 0x92);
+	recv_pdu(h);
+	assert_int_equal(h->rsp[2], ISCSI_TMF_RSP_COMPLETE);
+	for (int i = 0; i < 50; i++)
+		pump(h, 1);
+	assert_int_equal(read(h->fd, &byte, 1), 0);
 }
 
 /* A second login with the same InitiatorName and ISID replaces the first session. */
@@ -939,6 +1038,8 @@ int main(void)
 		T(test_conn_sendtargets_continuation),
 		T(test_conn_hostile_pdus),
 		T(test_conn_abort_task_waits_for_core),
+		T(test_conn_tmf_functions),
+		T(test_conn_abort_task_plugs_cmdsn_gap),
 		T(test_conn_session_reinstatement),
 		T(test_conn_logout),
 		T(test_conn_shutdown_async_logout),
