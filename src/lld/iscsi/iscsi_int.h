@@ -93,6 +93,8 @@
 
 /* Login status class/detail packed 0xCCDD (RFC 7143 §11.13.5) */
 #define ISCSI_LOGIN_OK               0x0000
+#define ISCSI_LOGIN_MOVED_TEMP       0x0101
+#define ISCSI_LOGIN_MOVED_PERM       0x0102
 #define ISCSI_LOGIN_INIT_ERR         0x0200
 #define ISCSI_LOGIN_AUTH_FAILED      0x0201
 #define ISCSI_LOGIN_AUTHZ_FAILED     0x0202
@@ -122,6 +124,8 @@
 #define ISCSI_TMF_RSP_COMPLETE      0
 #define ISCSI_TMF_RSP_NO_TASK       1
 #define ISCSI_TMF_RSP_NO_LUN        2
+#define ISCSI_TMF_RSP_STILL_ALLEGIANT 3
+#define ISCSI_TMF_RSP_NO_REASSIGN   4 /* task allegiance reassignment not supported */
 #define ISCSI_TMF_RSP_NOT_SUPPORTED 5
 #define ISCSI_TMF_RSP_REJECTED      255
 
@@ -604,6 +608,14 @@ struct iscsi_rstate {
 	unsigned int grace_s;            /* Parameter3 of the Async logout request */
 };
 
+/* Per-target strings (tgtparam.c). */
+struct iscsi_tgt_str {
+	char alias[256];                 /* TargetAlias, "" = none */
+	char raddr[256];                 /* RedirectAddress, "" = no redirection */
+	uint16_t rport;                  /* RedirectPort, 0 = 3260 */
+	bool rpermanent;                 /* RedirectReason Permanent (else Temporary) */
+};
+
 /* Per-target iSCSI state: tgt->lld_priv. */
 struct iscsi_tgt {
 	struct iscsi_lld *lld;           /* NULL once the driver is gone */
@@ -612,6 +624,7 @@ struct iscsi_tgt {
 	char name[224];                  /* copy: names never change */
 	pthread_mutex_t lock;            /* params */
 	struct iscsi_params params;
+	struct iscsi_tgt_str str;        /* lock */
 };
 
 struct iscsi_lld {
@@ -626,6 +639,7 @@ struct iscsi_lld {
 	uint16_t next_tsih;
 	atomic_uint nr_conns;            /* accepted and not yet freed */
 	atomic_bool shutting_down;
+	atomic_uint reset_gen;           /* bumped by each reset another nexus asks for */
 };
 
 /* ---- output PDUs ---- */
@@ -687,6 +701,7 @@ struct iscsi_task {
 	uint8_t kind;
 	uint16_t gen;                    /* TTT generation */
 	uint16_t idx;                    /* slot in conn->tasks_mem */
+	unsigned int reset_gen;          /* lld->reset_gen when it arrived */
 	bool immediate;
 	bool counted;                    /* holds a slot of the CmdSN window */
 	bool delivered;                  /* its CmdSN turn came */
@@ -775,7 +790,9 @@ enum iscsi_rx_state {
 #define ISCSI_IMM_SLACK      16u
 #define ISCSI_TX_IOV         64u
 #define ISCSI_LOGIN_TIMEOUT_MS 15000u
+#define ISCSI_CONNS_MAX        1024u   /* accepted connections, all states (lld.c) */
 #define ISCSI_DRAIN_TIMEOUT_MS 5000u
+#define ISCSI_TGT_GONE_GRACE_S 2u   /* Async logout request on target removal: Parameter3 */
 
 struct iscsi_rx {
 	enum iscsi_rx_state state;
@@ -804,12 +821,28 @@ struct iscsi_rx {
 
 struct iscsi_login;
 
+/*
+ * A transport moves PDU bytes (xport_tcp.c). Readiness comes from the reactor watch on
+ * conn->fd (a socket, or an RDMA completion channel for a future iSER transport).
+ * recv/send return bytes moved, -EAGAIN, or -errno; 0 from recv is the peer's close.
+ */
+struct iscsi_xport {
+	const char *name;
+	void (*setup)(struct iscsi_conn *c);  /* options; fills c->peer and c->local */
+	ssize_t (*recv)(struct iscsi_conn *c, const struct iovec *iov, int n);
+	ssize_t (*send)(struct iscsi_conn *c, const struct iovec *iov, int n);
+	void (*close)(struct iscsi_conn *c);
+};
+
+extern const struct iscsi_xport iscsi_xport_tcp;
+
 struct iscsi_conn {
 	struct iscsi_lld *lld;
 	struct iscsi_rstate *rs;
 	struct reactor *reactor;
 	struct list_head entry;          /* rs->conns */
 	enum iscsi_conn_state state;
+	const struct iscsi_xport *xport;
 	int fd;
 	struct reactor_watch watch;
 	struct reactor_timer timer;      /* login timeout / drain timeout */
@@ -876,6 +909,15 @@ unsigned int iscsi_lld_portals(struct iscsi_lld *lld, struct iscsi_portal *out, 
 /* Names (ascending tid) of the targets; returns the count. */
 unsigned int iscsi_lld_target_names(struct iscsi_lld *lld, char (*names)[224], unsigned int max);
 
+/* ---- tgtparam.c ---- */
+/* TargetAlias / Redirect*: 0, -ENOENT (not one of them), -EINVAL. */
+int iscsi_tgt_str_set(struct iscsi_tgt *it, const char *key, const char *value);
+void iscsi_tgt_str_foreach(struct iscsi_tgt *it, iscsi_param_fn fn, void *arg);
+/* The alias of tgt ("" when none). */
+void iscsi_tgt_alias(struct core_target *tgt, char *out, size_t cap);
+/* Redirection of tgt: 0, or the login status with the TargetAddress value in addr. */
+uint16_t iscsi_tgt_redirect(struct core_target *tgt, char *addr, size_t cap);
+
 /* ---- conn.c ---- */
 int iscsi_conn_new(struct iscsi_rstate *rs, int fd);
 void iscsi_conn_state_set(struct iscsi_conn *c, enum iscsi_conn_state st);
@@ -918,7 +960,61 @@ void iscsi_login_free(struct iscsi_conn *c);
 uint8_t *iscsi_login_rx_start(struct iscsi_conn *c);
 int iscsi_login_rx_end(struct iscsi_conn *c);
 
+/* ---- chap.c: CHAP authentication (RFC 7143 §12.1.3, RFC 1994) ---- */
+
+#define ISCSI_CHAP_DIGEST_MAX    32u    /* SHA-256 / SHA3-256 */
+#define ISCSI_CHAP_CHALLENGE_MAX 1024u  /* an initiator's (mutual) challenge, decoded */
+
+enum iscsi_chap_state {
+	ISCSI_CHAP_OFF = 0,      /* AuthMethod=CHAP not selected */
+	ISCSI_CHAP_WAIT_A,       /* CHAP selected: waiting for CHAP_A */
+	ISCSI_CHAP_WAIT_R,       /* challenge sent: waiting for CHAP_N/CHAP_R */
+	ISCSI_CHAP_DONE,         /* the initiator (and, mutual, we) proved the secret */
+	ISCSI_CHAP_FAILED,
+};
+
+/* One login's CHAP exchange; embedded in the login state. */
+struct iscsi_chap {
+	struct core_root *root;
+	struct iscsi_conn *conn;         /* for logs */
+	uint32_t tid;                    /* CORE_ACCOUNT_GLOBAL for discovery */
+	bool required;                   /* an incoming account is bound: CHAP is mandatory */
+	enum iscsi_chap_state state;
+	uint8_t alg;                     /* index in chap.c's algorithm table */
+	uint8_t id;                      /* CHAP_I we sent */
+	uint8_t challenge[ISCSI_CHAP_DIGEST_MAX];
+	uint8_t challenge_len;
+	/* CHAP_* values of the request being processed (point into the login text) */
+	const char *val_a, *val_i, *val_c, *val_n, *val_r;
+};
+
+/* Starts the exchange of a login admitted to tid (CORE_ACCOUNT_GLOBAL: discovery). */
+void iscsi_chap_init(struct iscsi_chap *ch, struct iscsi_conn *c, struct core_root *root,
+		     uint32_t tid);
+/* AuthMethod offer in the security stage: answers CHAP or None. Returns a login status. */
+uint16_t iscsi_chap_method(struct iscsi_chap *ch, const char *offer, struct iscsi_text *out);
+/* Records one CHAP_* key of the current request. Returns a login status. */
+uint16_t iscsi_chap_key(struct iscsi_chap *ch, const char *key, const char *val);
+/* After every key of a request: challenge, verification, mutual answer. A login status. */
+uint16_t iscsi_chap_step(struct iscsi_chap *ch, struct iscsi_text *out);
+/* May the login leave the security stage? (CHAP done, or no authentication required) */
+bool iscsi_chap_ok(const struct iscsi_chap *ch);
+/* Wipes the exchange state. */
+void iscsi_chap_fini(struct iscsi_chap *ch);
+
+/* CHAP binary values (RFC 7143 §6.1): "0x" hex or "0b" base64 to bytes. Length or -EINVAL. */
+int iscsi_chap_decode(const char *s, uint8_t *out, size_t cap);
+/* Bytes to "0x" + lowercase hex; -ENOSPC when out is too small. */
+int iscsi_chap_encode_hex(const uint8_t *in, size_t len, char *out, size_t cap);
+/* CHAP_A list to the strongest algorithm we support (8, 7, 6, 5), or 0 for none. */
+unsigned int iscsi_chap_alg_select(const char *list);
+/* RFC 1994 response: digest(id || secret || challenge) of CHAP_A alg. Length or -errno. */
+int iscsi_chap_response(unsigned int alg, uint8_t id, const uint8_t *secret, size_t slen,
+			const uint8_t *chal, size_t clen, uint8_t *out);
+
 /* ---- session.c ---- */
+/* nop_interval/nop_count of tgt changed: live sessions of tgt pick the new values up. */
+void iscsi_sess_nop_update(struct iscsi_lld *lld, struct core_target *tgt);
 int iscsi_sess_create(struct iscsi_conn *c, struct core_target *tgt, const char *initiator,
 		      const char *alias, const uint8_t *isid, bool discovery,
 		      const struct iscsi_params *p, uint32_t exp_cmd_sn);
@@ -975,6 +1071,8 @@ int iscsi_tmf_rx(struct iscsi_conn *c, const uint8_t *bhs);
 void iscsi_tmf_task_done(struct iscsi_conn *c, struct iscsi_ctl *tmf);
 /* Aborts the session's tasks on lun (another nexus reset it). */
 void iscsi_tmf_abort_lun(struct iscsi_conn *c, uint64_t lun, struct iscsi_ctl *tmf);
+/* Another nexus reset lun at generation gen: aborts the tasks that arrived before it. */
+void iscsi_tmf_abort_lun_before(struct iscsi_conn *c, uint64_t lun, unsigned int gen);
 
 /* ---- text.c ---- */
 int iscsi_text_rx(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data);

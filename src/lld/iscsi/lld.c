@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -157,6 +158,10 @@ void iscsi_conn_accept(struct iscsi_lld *lld, int fd)
 
 	if (atomic_load(&lld->shutting_down))
 		goto err_close;
+	if (atomic_load(&lld->nr_conns) >= ISCSI_CONNS_MAX) {
+		log_dbg("iscsi: %u connections: new one refused", ISCSI_CONNS_MAX);
+		goto err_close;
+	}
 	for (unsigned int i = 1; i < lld->nr_rs; i++) {
 		if (reactor_load(lld->rs[i].r) < reactor_load(rs->r))
 			rs = &lld->rs[i];
@@ -298,9 +303,15 @@ int iscsi_target_param_set(struct core_target *tgt, const char *key, const char 
 
 	if (!it)
 		return -ENOENT;
+	ret = iscsi_tgt_str_set(it, key, value);
+	if (ret != -ENOENT)
+		return ret;
 	pthread_mutex_lock(&it->lock);
 	ret = iscsi_params_set(&it->params, key, value);
 	pthread_mutex_unlock(&it->lock);
+	/* as in tgt, target pings follow the setting on live connections too */
+	if (!ret && it->lld && !strncasecmp(key, "nop_", 4))
+		iscsi_sess_nop_update(it->lld, tgt);
 	return ret;
 }
 
@@ -310,6 +321,8 @@ void iscsi_target_param_foreach(struct core_target *tgt, iscsi_param_fn fn, void
 
 	iscsi_tgt_params_get(tgt, &p);
 	iscsi_params_foreach(&p, fn, arg);
+	if (tgt->lld_priv)
+		iscsi_tgt_str_foreach(tgt->lld_priv, fn, arg);
 }
 
 void iscsi_target_nop(struct core_target *tgt, unsigned int *interval, unsigned int *count)

@@ -3,7 +3,9 @@
  * The login phase (RFC 7143 §6.3, §11.12, §11.13): gathers Login Request text (C bit),
  * admits the initiator on its first PDU (target, state, ACL, TSIH), negotiates keys through
  * param.c, follows the stage transitions (security -> operational -> full feature) and, on
- * the final response, creates the session. AuthMethod=None is the only method for now.
+ * the final response, creates the session. Authentication: AuthMethod=None, or CHAP (chap.c)
+ * when the target (or, for discovery, the global list) has an incoming account bound; then
+ * the login cannot leave the security stage before CHAP succeeded.
  *
  *   first PDU: version, InitiatorName/SessionType/TargetName -> admission -> negotiation
  *   each PDU:  C=1 -> empty response asking for more; T=1 -> next stage if CSG->NSG is valid
@@ -24,7 +26,7 @@ struct iscsi_login {
 	bool overflow;               /* the request outgrew ISCSI_TEXT_MAX */
 	bool started;                /* the leading PDU was seen */
 	bool admitted;               /* names, target and ACL checked */
-	bool auth_ok;                /* AuthMethod=None agreed */
+	bool auth_ok;                /* AuthMethod answered (None or CHAP) */
 	bool tpgt_sent;
 	bool discovery;
 	uint8_t csg;
@@ -38,6 +40,7 @@ struct iscsi_login {
 	char target_name[224];
 	struct core_target *tgt;     /* referenced once admitted (normal sessions) */
 	struct iscsi_negot ng;
+	struct iscsi_chap chap;
 };
 
 void iscsi_login_free(struct iscsi_conn *c)
@@ -48,6 +51,7 @@ void iscsi_login_free(struct iscsi_conn *c)
 		return;
 	if (lg->tgt)
 		core_target_put(lg->tgt);
+	iscsi_chap_fini(&lg->chap);
 	free(lg->text);
 	free(lg);
 	c->login = NULL;
@@ -100,6 +104,25 @@ static struct iscsi_ctl *login_rsp_new(struct iscsi_conn *c, uint8_t flags, uint
 	return ctl;
 }
 
+/* A redirection (status class 1) carries the TargetAddress to use (§11.13.5). */
+static uint32_t login_redirect_text(struct iscsi_conn *c, struct iscsi_ctl *ctl, uint16_t st)
+{
+	char addr[300], text[320];
+	struct iscsi_text t;
+	uint8_t *buf;
+
+	if ((st >> 8) != 1 || !c->login->tgt ||
+	    !iscsi_tgt_redirect(c->login->tgt, addr, sizeof(addr)))
+		return 0;
+	iscsi_text_init(&t, text, sizeof(text));
+	iscsi_text_add(&t, "TargetAddress", addr);
+	buf = iscsi_ctl_data(c, ctl, t.len);
+	if (!buf)
+		return 0;
+	memcpy(buf, text, t.len);
+	return (uint32_t)t.len;
+}
+
 static int login_fail(struct iscsi_conn *c, uint16_t status, const char *why)
 {
 	struct iscsi_login *lg = c->login;
@@ -112,7 +135,7 @@ static int login_fail(struct iscsi_conn *c, uint16_t status, const char *why)
 	if (!ctl)
 		return -ENOMEM;
 	ctl->close_after = true;
-	iscsi_ctl_send(c, ctl, 0);
+	iscsi_ctl_send(c, ctl, login_redirect_text(c, ctl, status));
 	return 0;
 }
 
@@ -193,6 +216,8 @@ static uint16_t login_declaratives(struct iscsi_login *lg, const struct iscsi_kv
 static uint16_t login_admit_target(struct iscsi_conn *c, struct iscsi_login *lg)
 {
 	struct core_root *root = c->lld->root;
+	char raddr[300];
+	uint16_t st;
 
 	if (lg->discovery)
 		return ISCSI_LOGIN_OK;
@@ -203,6 +228,9 @@ static uint16_t login_admit_target(struct iscsi_conn *c, struct iscsi_login *lg)
 		return ISCSI_LOGIN_SVC_UNAVAIL;
 	if (!core_acl_allows(lg->tgt, (struct sockaddr *)&c->peer, lg->initiator))
 		return ISCSI_LOGIN_AUTHZ_FAILED;
+	st = iscsi_tgt_redirect(lg->tgt, raddr, sizeof(raddr)); /* portal redirection */
+	if (st)
+		return st;
 	if (lg->tsih) {
 		/* one connection per session: a TSIH login can only add a second one */
 		if (iscsi_sess_exists(c->lld, lg->tgt, lg->initiator, lg->isid, lg->tsih))
@@ -237,6 +265,10 @@ static uint16_t login_admit(struct iscsi_conn *c, struct iscsi_kv *kv, int n)
 		if (is_declarative_name(kv[i].key) && iscsi_negot_seen(&lg->ng, kv[i].key))
 			return ISCSI_LOGIN_INIT_ERR; /* offered twice */
 	}
+	iscsi_chap_init(&lg->chap, c, c->lld->root, lg->tgt ? lg->tgt->tid : CORE_ACCOUNT_GLOBAL);
+	/* a login that must authenticate cannot start past the security stage */
+	if (lg->chap.required && lg->csg != ISCSI_STAGE_SECURITY)
+		return ISCSI_LOGIN_AUTH_FAILED;
 	lg->admitted = true;
 	return ISCSI_LOGIN_OK;
 }
@@ -256,12 +288,11 @@ static uint16_t login_special(struct iscsi_login *lg, const struct iscsi_kv *kv,
 			iscsi_text_add(out, kv->key, "Irrelevant");
 			return ISCSI_LOGIN_OK;
 		}
-		if (!iscsi_list_contains(kv->val, "None"))
-			return ISCSI_LOGIN_AUTH_FAILED; /* e.g. CHAP only: not configured here */
 		lg->auth_ok = true;
-		iscsi_text_add(out, kv->key, "None");
-		return ISCSI_LOGIN_OK;
+		return iscsi_chap_method(&lg->chap, kv->val, out);
 	}
+	if (!strncmp(kv->key, "CHAP_", 5) && lg->csg == ISCSI_STAGE_SECURITY)
+		return iscsi_chap_key(&lg->chap, kv->key, kv->val);
 	/* CHAP_* without CHAP, SendTargets during login */
 	iscsi_text_add(out, kv->key, "Irrelevant");
 	return ISCSI_LOGIN_OK;
@@ -285,6 +316,12 @@ static uint16_t login_negotiate(struct iscsi_conn *c, struct iscsi_kv *kv, int n
 			if (st)
 				return st;
 		}
+	}
+	if (lg->csg == ISCSI_STAGE_SECURITY) {
+		uint16_t st = iscsi_chap_step(&lg->chap, out);
+
+		if (st)
+			return st;
 	}
 	iscsi_negot_finish(&lg->ng, out);
 	return out->overflow ? ISCSI_LOGIN_INIT_ERR : ISCSI_LOGIN_OK;
@@ -347,8 +384,13 @@ static int login_complete(struct iscsi_conn *c, uint8_t flags, struct iscsi_text
  */
 static void login_declare(struct iscsi_login *lg, uint8_t rsp_csg, struct iscsi_text *out)
 {
+	char alias[256];
+
 	if (!lg->tpgt_sent && !lg->discovery) {
 		iscsi_text_add(out, "TargetPortalGroupTag", "1");
+		iscsi_tgt_alias(lg->tgt, alias, sizeof(alias)); /* TargetAlias (§13.6) */
+		if (alias[0])
+			iscsi_text_add(out, "TargetAlias", alias);
 		lg->tpgt_sent = true;
 	}
 	if (!lg->ng.mrdsl_declared && rsp_csg == ISCSI_STAGE_OPERATIONAL) {
@@ -417,8 +459,9 @@ static int login_exchange(struct iscsi_conn *c, uint8_t req_flags, struct iscsi_
 		return -ENOMEM;
 	n = login_parse(lg, kv, LOGIN_MAX_KEYS);
 	st = n < 0 ? ISCSI_LOGIN_INIT_ERR : ISCSI_LOGIN_OK;
-	for (int i = 0; i < n; i++)
-		conn_dbg(c, "login key %s=%s", kv[i].key, kv[i].val);
+	for (int i = 0; i < n; i++) /* CHAP values stay out of logs */
+		conn_dbg(c, "login key %s=%s", kv[i].key,
+			 strncmp(kv[i].key, "CHAP_", 5) ? kv[i].val : "...");
 	if (!st && first)
 		st = login_admit(c, kv, n);
 	if (!st)
@@ -430,6 +473,13 @@ static int login_exchange(struct iscsi_conn *c, uint8_t req_flags, struct iscsi_
 	flags = login_transit(lg, req_flags);
 	if (flags < 0)
 		return login_fail(c, ISCSI_LOGIN_INIT_ERR, "invalid stage transition");
+	if ((flags & ISCSI_LOGIN_TRANSIT) && lg->csg == ISCSI_STAGE_SECURITY &&
+	    !iscsi_chap_ok(&lg->chap)) {
+		/* CHAP under way: answer T=0 and go on (§6.3), else refuse */
+		if (lg->chap.state != ISCSI_CHAP_WAIT_A && lg->chap.state != ISCSI_CHAP_WAIT_R)
+			return login_fail(c, ISCSI_LOGIN_AUTH_FAILED, "authentication required");
+		flags = lg->csg << 2;
+	}
 	login_declare(lg, lg->csg, out);
 	if (flags & ISCSI_LOGIN_TRANSIT)
 		lg->csg = ISCSI_LOGIN_NSG(flags);
