@@ -5,10 +5,13 @@
 #               then the same under ASan+UBSan
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
 PORT       ?= 3260
+PREFIX     ?= /usr/local
 MESON_OPTS ?=
 
-.PHONY: all deps build run test test-fast asan clean install
+.PHONY: all deps build run test test-fast asan fuzz clean install
 
 all: build
 
@@ -17,7 +20,7 @@ deps:
 
 $(BUILD)/build.ninja:
 	@scripts/install-deps.sh build
-	meson setup $(BUILD) -Dwerror=true $(MESON_OPTS)
+	meson setup $(BUILD) -Dwerror=true --prefix=$(PREFIX) $(MESON_OPTS)
 
 build: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -30,22 +33,36 @@ $(ASAN_BUILD)/build.ninja:
 asan: $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
 
+$(FUZZ_BUILD)/build.ninja:
+	@scripts/install-deps.sh build
+	CC=clang meson setup $(FUZZ_BUILD) -Dwerror=true -Dfuzz=true -Db_sanitize=address,undefined \
+		-Db_lundef=false $(MESON_OPTS)
+
+# libFuzzer targets (clang), each for FUZZ_SECONDS, corpora kept in $(FUZZ_BUILD)/corpus-*.
+fuzz: $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD)
+	for t in pdu text cdb mgmt conn; do FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run-fuzz.sh \
+	  $(FUZZ_BUILD)/tests/fuzz/fuzz_$$t tests/fuzz/corpus/$$t $(FUZZ_BUILD)/corpus-$$t || exit 1; done
+
 run: build
 	@PORT=$(PORT) BUILD=$(BUILD) scripts/run-demo.sh
 
-# The whole suite: optimized build with -Werror, then ASan+UBSan build.
-test: deps build asan
-	meson test -C $(BUILD) --print-errorlogs --suite unit --suite integration --suite conformance
+# The whole suite: optimized build with -Werror, then ASan+UBSan build, then short fuzz runs.
+test: deps build asan $(FUZZ_BUILD)/build.ninja
+	meson test -C $(BUILD) --print-errorlogs --suite unit --suite integration --suite conformance --suite vm
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		meson test -C $(ASAN_BUILD) --print-errorlogs --suite unit --suite integration
-	@scripts/test-summary.py $(BUILD)/meson-logs/testlog.json $(ASAN_BUILD)/meson-logs/testlog.json
+	ninja -C $(FUZZ_BUILD) && meson test -C $(FUZZ_BUILD) --print-errorlogs --suite fuzz
+	@scripts/test-summary.py $(BUILD)/meson-logs/testlog.json $(ASAN_BUILD)/meson-logs/testlog.json \
+		$(FUZZ_BUILD)/meson-logs/testlog.json
 
 # Unit tests only, for quick iterations.
 test-fast: build
 	meson test -C $(BUILD) --print-errorlogs --suite unit
 
 install: build
+	meson configure $(BUILD) -Dprefix=$(PREFIX) && ninja -C $(BUILD)
 	meson install -C $(BUILD) $(if $(DESTDIR),--destdir $(DESTDIR))
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -11,4 +11,8 @@ void bs_register_all(struct core_root *root)
 	core_root_add_bs(root, &bs_rdwr);
 	core_root_add_bs(root, &bs_aio);
 	core_root_add_bs(root, &bs_null);
+	core_root_add_bs(root, &bs_tape);
+	core_root_add_bs(root, &bs_fault);
+	core_root_add_bs(root, &bs_sg);
+	core_root_add_devtype(root, &bs_sg_pt);
 }

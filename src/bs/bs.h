@@ -4,8 +4,9 @@
  * close/exit, one instance per LU, executing the struct core_io that the device type put in
  * cmd->io. Drivers: "io_uring" (the reactor's own ring: the default for files and block
  * devices), "rdwr" (pread/pwrite on a worker pool, completions posted back to the command's
- * reactor), "aio" (libaio, for O_DIRECT files and devices) and "null" (no I/O; reads return
- * zeroes). docs/backing-stores.md compares them.
+ * reactor), "aio" (libaio, for O_DIRECT files and devices), "null" (no I/O; reads return
+ * zeroes), "sg" (SG_IO passthrough, with the "pt" device type) and "fault" (a test wrapper
+ * injecting errors and latency into another driver). docs/backing-stores.md compares them.
  *
  * Results: cmd->io.done gets io.length on success (also for FLUSH, UNMAP and WRITE_ZEROES;
  * never a short count: short transfers are resumed, reads past end of file return zeroes) or
@@ -28,6 +29,11 @@ extern const struct core_bs bs_uring;
 extern const struct core_bs bs_rdwr;
 extern const struct core_bs bs_null;
 extern const struct core_bs bs_aio;
+extern const struct core_bs bs_tape;   /* "ssc": tape cartridge files (tape.c) */
+extern const struct core_bs bs_fault;
+extern const struct core_bs bs_sg;
+/* The passthrough device type (--device-type pt) that goes with bs_sg (sg.c). */
+extern const struct core_devtype bs_sg_pt;
 
 /* Registers every driver with the core (start-up). */
 void bs_register_all(struct core_root *root);

@@ -64,6 +64,10 @@ void core_cmd_submit(struct scsi_cmd *cmd)
 	cmd->aborted = false;
 	cmd->start_ns = time_now_ns();
 	cmd->in_submit = true;
+	if (lu) {
+		atomic_fetch_add_explicit(&lu->stats.inflight, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&cmd->nexus->stats.inflight, 1, memory_order_relaxed);
+	}
 	if (cmd->cdb_len == 0) {
 		core_cmd_fail(cmd, SENSE_ILLEGAL_REQUEST, ASC_INVALID_OPCODE);
 		core_cmd_done(cmd);
@@ -77,10 +81,17 @@ void core_cmd_submit(struct scsi_cmd *cmd)
 	cmd->in_submit = false;
 }
 
-static void cmd_account(struct scsi_cmd *cmd)
+static void cmd_account_one(struct scsi_cmd *cmd, struct core_lu_stats *st, uint64_t us)
 {
-	struct core_lu_stats *st = &cmd->lu->stats;
+	/* bucket i counts us < 2^(i+4): floor(log2(us)) - 3 */
+	unsigned int b = us < 16 ? 0 : MIN(60u - (unsigned int)__builtin_clzll(us),
+					     CORE_LAT_BUCKETS - 1u);
 
+	atomic_fetch_sub_explicit(&st->inflight, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&st->lat_sum_us, us, memory_order_relaxed);
+	atomic_fetch_add_explicit(&st->lat_hist[b], 1, memory_order_relaxed);
+	if (cmd->aborted)
+		atomic_fetch_add_explicit(&st->aborts, 1, memory_order_relaxed);
 	if (cmd->status != SAM_STAT_GOOD) {
 		atomic_fetch_add_explicit(&st->errors, 1, memory_order_relaxed);
 		return;
@@ -92,7 +103,18 @@ static void cmd_account(struct scsi_cmd *cmd)
 	} else if (cmd->dir == SCSI_DIR_WRITE) {
 		atomic_fetch_add_explicit(&st->write_cmds, 1, memory_order_relaxed);
 		atomic_fetch_add_explicit(&st->write_bytes, cmd->out_len, memory_order_relaxed);
+	} else {
+		atomic_fetch_add_explicit(&st->other_cmds, 1, memory_order_relaxed);
 	}
+}
+
+/* Counts cmd on its LU and its session. */
+static void cmd_account(struct scsi_cmd *cmd)
+{
+	uint64_t us = (time_now_ns() - cmd->start_ns) / 1000;
+
+	cmd_account_one(cmd, &cmd->lu->stats, us);
+	cmd_account_one(cmd, &cmd->nexus->stats, us);
 }
 
 void core_cmd_done(struct scsi_cmd *cmd)

@@ -76,6 +76,7 @@ struct scsi_cmd;
 #define ASC_INVALID_FIELD_IN_PARAM     0x2600
 #define ASC_WRITE_PROTECTED            0x2700
 #define ASC_SPACE_ALLOC_FAILED_WP      0x2707
+#define ASC_NOT_READY_TO_READY         0x2800 /* NOT READY TO READY CHANGE, MEDIUM MAY HAVE CHANGED */
 #define ASC_POWER_ON_RESET             0x2900
 #define ASC_POWER_ON_OCCURRED          0x2901
 #define ASC_BUS_RESET                  0x2902
@@ -234,6 +235,9 @@ struct core_devtype {
 	int (*lu_config)(struct core_lu *lu, const char *key, const char *value);
 	/* Executes cmd; ends with core_cmd_done(cmd), now or later. */
 	void (*cmd_exec)(struct scsi_cmd *cmd);
+	/* LOGICAL UNIT RESET: drop device-type state the reset clears (SPC-2 reservations).
+	 * Any thread; may be NULL. */
+	void (*lu_reset)(struct core_lu *lu);
 };
 
 /* ---- backing stores (implemented in bs/, registered by the daemon) ---- */
@@ -346,12 +350,23 @@ int core_acl_parse_addr(const char *text, struct core_acl *acl);
 
 /* ---- logical units ---- */
 
+#define CORE_LAT_BUCKETS 16       /* latency histogram: bucket i counts < 2^(i+4) us */
+
+/*
+ * Command counters, kept per LU and per I_T nexus (session) with relaxed atomic adds: no
+ * lock on the I/O path. Only commands addressed to an existing LU are counted.
+ */
 struct core_lu_stats {
 	atomic_uint_fast64_t read_cmds;
 	atomic_uint_fast64_t read_bytes;
 	atomic_uint_fast64_t write_cmds;
 	atomic_uint_fast64_t write_bytes;
 	atomic_uint_fast64_t errors;
+	atomic_uint_fast64_t other_cmds;   /* successful, neither read nor write */
+	atomic_uint_fast64_t aborts;       /* completed after a TMF or connection loss aborted it */
+	atomic_uint_fast64_t inflight;     /* submitted, not yet completed (queue depth) */
+	atomic_uint_fast64_t lat_sum_us;   /* submit to completion, all commands */
+	atomic_uint_fast64_t lat_hist[CORE_LAT_BUCKETS]; /* the last bucket is open-ended */
 };
 
 struct core_lu {
@@ -427,6 +442,19 @@ static inline uint64_t core_lu_blocks(const struct core_lu *lu)
 {
 	return lu->size >> lu->block_shift;
 }
+/*
+ * Re-reads the size of the open backing store (fstat or BLKGETSIZE64 on lu->fd); when it
+ * changed, updates lu->size and raises CAPACITY DATA HAS CHANGED on every nexus. Management
+ * thread (--params size_refresh=1). 0, -EOPNOTSUPP (no file: null store), or -errno.
+ */
+int core_lu_resize(struct core_lu *lu);
+/*
+ * Replaces the backing-store path of an offline, idle LU (--params path=FILE): closes the store
+ * and reopens it on path (back on the old path if that fails). Raises CAPACITY DATA HAS
+ * CHANGED when the size differs. 0, -EBUSY (online, or commands in flight), or the store's
+ * -errno. Management thread.
+ */
+int core_lu_path_set(struct core_lu *lu, const char *path);
 /* Writes the LUNs of tgt in ascending order into luns (up to max), returns the count. */
 unsigned int core_target_luns(struct core_target *tgt, uint64_t *luns, unsigned int max);
 
@@ -465,6 +493,7 @@ struct core_nexus {
 	uint32_t prevent_words;
 	unsigned int nr_conns;
 	struct core_nexus_conn conns[CORE_NEXUS_MAX_CONN];
+	struct core_lu_stats stats;    /* this session's commands, over all its LUs */
 };
 
 /*
@@ -506,5 +535,45 @@ void core_lu_prevent_set(struct core_lu *lu, struct core_nexus *n, bool prevent)
  * caller's job.
  */
 void core_lu_reset(struct core_lu *lu, struct core_nexus *by);
+
+/* ---- CHAP accounts (tgtadm --mode account; account.c) ---- */
+
+#define CORE_ACCOUNT_GLOBAL     0u   /* tid of bindings for discovery sessions */
+#define CORE_ACCOUNT_USER_MAX   255u
+#define CORE_ACCOUNT_SECRET_MAX 255u
+#define CORE_ACCOUNTS_MAX       1024u
+#define CORE_ACCOUNT_BINDS_MAX  64u  /* targets one account may be bound to */
+
+/* Creates an account. 0, -EEXIST, -EINVAL (empty or too long), -ENOSPC, -ENOMEM. */
+int core_account_new(struct core_root *root, const char *user, const char *secret);
+/* Deletes an account and its bindings, wiping the secret. 0 or -ENOENT. */
+int core_account_delete(struct core_root *root, const char *user);
+/*
+ * Binds user to target tid (CORE_ACCOUNT_GLOBAL: discovery) as incoming or outgoing.
+ * 0, -ENOENT (no such user), -EEXIST (bound already), -EBUSY (tid has an outgoing account),
+ * -ENOSPC.
+ */
+int core_account_bind(struct core_root *root, uint32_t tid, const char *user, bool outgoing);
+/* 0, -ENOENT (no such user), -ENODATA (not bound that way). */
+int core_account_unbind(struct core_root *root, uint32_t tid, const char *user, bool outgoing);
+/* Drops the bindings of a deleted target (core_target_delete calls it). */
+void core_account_target_gone(struct core_root *root, uint32_t tid);
+typedef void (*core_account_fn)(const char *user, bool outgoing, void *arg);
+/* Every account name (outgoing false); fn runs under the account lock: no account calls. */
+void core_account_foreach(struct core_root *root, core_account_fn fn, void *arg);
+/* Accounts bound to tid: incoming ones, then the outgoing one. Same locking as above. */
+void core_account_foreach_bound(struct core_root *root, uint32_t tid, core_account_fn fn,
+				void *arg);
+/* true when tid has an incoming account: logins to it must pass CHAP. Any thread. */
+bool core_account_required(struct core_root *root, uint32_t tid);
+/*
+ * Copies the secret of user if it is bound incoming to tid into secret[cap] (not
+ * NUL-terminated). 0, -ENOENT, -ENOSPC. Any thread; the caller wipes its copy.
+ */
+int core_account_in_secret(struct core_root *root, uint32_t tid, const char *user,
+			   uint8_t *secret, size_t cap, size_t *len);
+/* The outgoing account of tid: user name and secret. 0, -ENOENT, -ENOSPC. Any thread. */
+int core_account_out_secret(struct core_root *root, uint32_t tid, char *user, size_t ucap,
+			    uint8_t *secret, size_t cap, size_t *len);
 
 #endif

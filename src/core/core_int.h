@@ -17,7 +17,13 @@ struct core_root {
 	const struct core_bs *bss[CORE_MAX_BS];
 	unsigned int nr_bs;
 	const struct core_devtype *nolu;
+	pthread_mutex_t acct_lock;     /* accounts (account.c) */
+	struct list_head accounts;     /* struct core_account */
+	unsigned int nr_accounts;
 };
+
+/* Wipes and frees every account (root teardown). */
+void core_account_free_all(struct core_root *root);
 
 void core_target_free(struct core_target *tgt);
 void core_lu_free(struct core_lu *lu);

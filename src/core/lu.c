@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 
 static struct core_lu *lu_find_locked(struct core_target *tgt, uint64_t lun)
 {
@@ -107,7 +110,9 @@ static int lu_attach_store(struct core_lu *lu)
 	ret = lu->bs->init ? lu->bs->init(lu, lu->bsopts) : 0;
 	if (ret < 0)
 		return ret;
-	if (lu->bs->open) {
+	/* A removable-medium type (cd, tape) may start empty: the medium is loaded later. */
+	if (lu->bs->open && (lu->dt->needs_path || !lu->bs->needs_path ||
+			     (lu->path && *lu->path))) {
 		ret = lu->bs->open(lu, lu->path, &lu->fd, &lu->size);
 		if (ret < 0)
 			goto err_exit;
@@ -335,10 +340,91 @@ int core_lu_config(struct core_lu *lu, const char *key, const char *value)
 			lu->rotation_rate = (uint16_t)v;
 		return ret < 0 ? -EINVAL : 0;
 	}
+	if (!strcmp(key, "size_refresh")) {
+		if (str_to_bool(value, &b) < 0)
+			return -EINVAL;
+		return b ? core_lu_resize(lu) : 0;
+	}
+	if (!strcmp(key, "path")) {
+		/* Removable-medium types (cd, tape) load and eject media themselves. */
+		ret = lu->dt && lu->dt->lu_config ? lu->dt->lu_config(lu, key, value) : -ENOENT;
+		return ret != -ENOENT ? ret : core_lu_path_set(lu, value);
+	}
 	ret = lu_config_bool(lu, key, value);
 	if (ret != -ENOENT)
 		return ret;
 	if (lu->dt && lu->dt->lu_config)
 		return lu->dt->lu_config(lu, key, value);
 	return -ENOENT;
+}
+
+/* ---- online changes of the backing store ---- */
+
+static int lu_store_size(int fd, uint64_t *size)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (S_ISBLK(st.st_mode))
+		return ioctl(fd, BLKGETSIZE64, size) < 0 ? -errno : 0;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+static void lu_size_update(struct core_lu *lu, uint64_t size)
+{
+	if (size == lu->size)
+		return;
+	log_info("lun %llu: capacity %llu -> %llu bytes", (unsigned long long)lu->lun,
+		 (unsigned long long)lu->size, (unsigned long long)size);
+	lu->size = size;
+	core_ua_add_all(lu->tgt, NULL, lu->lun, ASC_CAPACITY_DATA_CHANGED);
+}
+
+int core_lu_resize(struct core_lu *lu)
+{
+	uint64_t size;
+	int ret;
+
+	if (lu->fd < 0)
+		return -EOPNOTSUPP;
+	ret = lu_store_size(lu->fd, &size);
+	if (ret == 0)
+		lu_size_update(lu, size);
+	return ret;
+}
+
+int core_lu_path_set(struct core_lu *lu, const char *path)
+{
+	uint64_t size = 0;
+	char *copy;
+	int ret;
+
+	if (lu->online || atomic_load(&lu->refs) > 1)
+		return -EBUSY;
+	if (!lu->bs || !lu->bs->open || !*path)
+		return -EINVAL;
+	copy = strdup(path);
+	if (!copy)
+		return -ENOMEM;
+	if (lu->bs->close)
+		lu->bs->close(lu);
+	lu->fd = -1;
+	ret = lu->bs->open(lu, copy, &lu->fd, &size);
+	if (ret < 0) {
+		free(copy);
+		if (lu->bs->open(lu, lu->path, &lu->fd, &size) < 0) {
+			log_err("lun %llu: cannot reopen %s", (unsigned long long)lu->lun,
+				lu->path ? lu->path : "(none)");
+			lu->fd = -1;
+		}
+		return ret;
+	}
+	free(lu->path);
+	lu->path = copy;
+	lu_size_update(lu, size);
+	return 0;
 }

@@ -20,6 +20,7 @@ static const uint16_t ua_codes[] = {
 	ASC_BUS_RESET,
 	ASC_BUS_DEVICE_RESET,
 	ASC_COMMANDS_CLEARED_BY_OTHER,
+	ASC_NOT_READY_TO_READY,
 	ASC_RESERVATIONS_PREEMPTED,
 	ASC_RESERVATIONS_RELEASED,
 	ASC_REGISTRATIONS_PREEMPTED,
@@ -310,4 +311,6 @@ void core_lu_reset(struct core_lu *lu, struct core_nexus *by)
 			n->ops->abort_lu(n, lu->lun);
 	}
 	pthread_rwlock_unlock(&tgt->lock);
+	if (lu->dt && lu->dt->lu_reset)
+		lu->dt->lu_reset(lu);
 }

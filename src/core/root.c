@@ -15,6 +15,8 @@ int core_root_new(struct core_root **out)
 		return -ENOMEM;
 	pthread_mutex_init(&root->lock, NULL);
 	list_init(&root->targets);
+	pthread_mutex_init(&root->acct_lock, NULL);
+	list_init(&root->accounts);
 	atomic_store(&root->ready, true);
 	*out = root;
 	return 0;
@@ -32,6 +34,8 @@ void core_root_free(struct core_root *root)
 		core_target_put(tgt);
 	}
 	pthread_mutex_destroy(&root->lock);
+	core_account_free_all(root);
+	pthread_mutex_destroy(&root->acct_lock);
 	free(root);
 }
 

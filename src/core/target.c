@@ -136,6 +136,7 @@ int core_target_delete(struct core_root *root, uint32_t tid, bool force)
 	list_del(&tgt->entry);
 	tgt->deleted = true;
 	pthread_mutex_unlock(&root->lock);
+	core_account_target_gone(root, tid);
 
 	target_close_nexuses(tgt);
 	core_target_put(tgt);

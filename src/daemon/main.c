@@ -32,6 +32,8 @@ static void usage(FILE *out)
 		"  -f, --foreground             stay in the foreground and log to stderr\n"
 		"  -d, --debug LEVEL            0 normal, 1 debug messages\n"
 		"  -T, --shutdown-timeout SEC   wait this long for initiators to log out (default 5)\n"
+		"  -c, --config FILE            apply this targets.conf at start-up and on SIGHUP\n"
+		"      --metrics ADDR:PORT      serve Prometheus metrics over HTTP (default: off)\n"
 		"  -h, --help                   show this help\n"
 		"  -V, --version                show the version\n");
 }
@@ -46,6 +48,8 @@ static int parse_options(int argc, char **argv, struct utgtd_options *opt)
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "debug", required_argument, NULL, 'd' },
 		{ "shutdown-timeout", required_argument, NULL, 'T' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "metrics", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -57,7 +61,7 @@ static int parse_options(int argc, char **argv, struct utgtd_options *opt)
 	opt->threads = ncpu > 0 ? (unsigned int)MIN(ncpu, UTGTD_MAX_THREADS) : 1;
 	opt->shutdown_timeout_ms = 5000;
 	str_copy(opt->control_socket, MGMT_SOCKET_DEFAULT, sizeof(opt->control_socket));
-	while ((c = getopt_long(argc, argv, "p:s:C:t:fd:T:hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:s:C:t:fd:T:c:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			if (opt->nr_portals == UTGTD_MAX_PORTALS) {
@@ -105,6 +109,18 @@ static int parse_options(int argc, char **argv, struct utgtd_options *opt)
 			}
 			opt->shutdown_timeout_ms = (unsigned int)v * 1000;
 			break;
+		case 'c':
+			/* absolute, so SIGHUP finds it whatever the working directory */
+			opt->config = realpath(optarg, NULL);
+			if (!opt->config) {
+				fprintf(stderr, "utgtd: config file %s: %s\n", optarg,
+					strerror(errno));
+				return -1;
+			}
+			break;
+		case 'M':
+			opt->metrics = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -135,6 +151,7 @@ static void signals_block(void)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
@@ -221,7 +238,10 @@ int main(int argc, char **argv)
 		(void)n;
 		close(notify_fd);
 	}
+	utgtd_notify("READY=1\nSTATUS=serving on %u portal(s), %u reactor(s)\nMAINPID=%ld",
+		     d.nr_portals, d.nr_data, (long)getpid());
 	utgtd_run(&d);
+	utgtd_notify("STOPPING=1\nSTATUS=stopping: closing sessions");
 	utgtd_stop(&d);
 	log_info("stopped");
 	return 0;

@@ -18,6 +18,8 @@
 #include "bs/bs.h"
 #include "core/core.h"
 #include "lld/iscsi/iscsi.h"
+#include "mgmt/config.h"
+#include "mgmt/metrics.h"
 #include "mgmt/mgmt.h"
 #include "scsi/scsi.h"
 #include "util/util.h"
@@ -32,6 +34,23 @@ static void utgtd_request_stop(void *arg)
 	reactor_stop(d->ctl);
 }
 
+/* SIGHUP: applies --config again; sessions of unchanged targets stay up. */
+static void utgtd_reload(struct utgtd *d)
+{
+	char err[256];
+
+	if (!d->opt->config) {
+		log_info("SIGHUP ignored: no --config file");
+		return;
+	}
+	utgtd_notify("RELOADING=1\nSTATUS=reloading %s", d->opt->config);
+	if (mgmt_config_load(d->mgmt, d->opt->config, err, sizeof(err)) < 0)
+		log_err("reload of %s failed: %s", d->opt->config, err);
+	else
+		log_info("reloaded %s", d->opt->config);
+	utgtd_notify("READY=1\nSTATUS=serving on %u portal(s)", d->nr_portals);
+}
+
 static void utgtd_signal_cb(struct reactor_watch *w, uint32_t events)
 {
 	struct utgtd *d = container_of(w, struct utgtd, sig_watch);
@@ -39,7 +58,9 @@ static void utgtd_signal_cb(struct reactor_watch *w, uint32_t events)
 
 	(void)events;
 	while (read(d->sigfd, &si, sizeof(si)) == sizeof(si)) {
-		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+		if (si.ssi_signo == SIGHUP) {
+			utgtd_reload(d);
+		} else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
 			log_info("%s received, shutting down", strsignal((int)si.ssi_signo));
 			reactor_stop(d->ctl);
 		}
@@ -53,6 +74,7 @@ static int utgtd_signals_open(struct utgtd *d)
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
 	d->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (d->sigfd < 0)
 		return -errno;
@@ -132,6 +154,28 @@ static int utgtd_mgmt_open(struct utgtd *d)
 	return ret;
 }
 
+/* --config and --metrics: targets exist before the portals accept anyone. */
+static int utgtd_config_open(struct utgtd *d)
+{
+	char err[200];
+	int ret = 0;
+
+	if (d->opt->config) {
+		ret = mgmt_config_load(d->mgmt, d->opt->config, err, sizeof(err));
+		if (ret < 0) {
+			snprintf(d->error, sizeof(d->error), "config: %s", err);
+			return ret;
+		}
+	}
+	if (d->opt->metrics) {
+		ret = mgmt_metrics_new(d->ctl, d->root, d->lld, d->opt->metrics, &d->metrics);
+		if (ret < 0)
+			snprintf(d->error, sizeof(d->error), "cannot serve metrics on %s: %s",
+				 d->opt->metrics, strerror(-ret));
+	}
+	return ret;
+}
+
 int utgtd_start(struct utgtd *d, const struct utgtd_options *opt)
 {
 	int ret;
@@ -158,11 +202,14 @@ int utgtd_start(struct utgtd *d, const struct utgtd_options *opt)
 	if (ret == 0)
 		ret = utgtd_mgmt_open(d);
 	if (ret == 0)
+		ret = utgtd_config_open(d);
+	if (ret == 0)
 		ret = utgtd_portals_open(d);
 	if (ret < 0) {
 		utgtd_stop(d);
 		return ret;
 	}
+	utgtd_watchdog_start(d);
 	log_info("utgtd %s ready: %u portal(s), %u reactor(s), control socket %s", UTGT_VERSION,
 		 d->nr_portals, d->nr_data, opt->control_socket);
 	return 0;
@@ -178,6 +225,10 @@ void utgtd_run(struct utgtd *d)
 
 void utgtd_stop(struct utgtd *d)
 {
+	if (d->ctl)
+		utgtd_watchdog_stop(d);
+	mgmt_metrics_free(d->metrics);
+	d->metrics = NULL;
 	for (unsigned int i = 0; i < d->nr_portals; i++)
 		portal_close(d, &d->portals[i]);
 	if (d->lld)

@@ -16,6 +16,9 @@
 #include <sys/socket.h>
 
 #include "reactor/reactor.h"
+#include "util/util.h"
+
+struct mgmt_metrics;
 
 #define UTGTD_MAX_PORTALS 16
 #define UTGTD_MAX_THREADS 256
@@ -28,6 +31,8 @@ struct utgtd_options {
 	bool foreground;
 	int debug;                     /* 0 info, 1+ debug */
 	unsigned int shutdown_timeout_ms;
+	const char *config;            /* --config FILE: applied at start-up and on SIGHUP */
+	const char *metrics;           /* --metrics ADDR:PORT: Prometheus endpoint, or NULL */
 };
 
 struct portal {
@@ -51,7 +56,15 @@ struct utgtd {
 	int sigfd;
 	struct reactor_watch sig_watch;
 	char error[256];               /* why start-up failed, for the parent process */
+	struct reactor_timer watchdog; /* systemd WATCHDOG=1 keep-alive */
+	uint64_t watchdog_ms;          /* 0: no watchdog */
+	struct mgmt_metrics *metrics;  /* --metrics endpoint, or NULL */
 };
+
+/* sd_notify(3) without libsystemd (notify.c); no-ops outside systemd. */
+__printf(1, 2) void utgtd_notify(const char *fmt, ...);
+void utgtd_watchdog_start(struct utgtd *d);
+void utgtd_watchdog_stop(struct utgtd *d);
 
 /* Builds everything; on failure fills d->error and returns -errno (all undone). */
 int utgtd_start(struct utgtd *d, const struct utgtd_options *opt);

@@ -7,6 +7,8 @@
  * supported" in logicalunit and account modes).
  */
 #include "mgmt/mgmt_int.h"
+#include "mgmt/config_int.h"
+#include "mgmt/stats.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -30,10 +32,10 @@ struct mgmt_route {
 /* clang-format off */
 static const struct mgmt_route mgmt_routes[MGMT_MODE_MAX] = {
 	[MGMT_MODE_SYSTEM] = { {
-		[MGMT_OP_SHOW] = mgmt_sys_show,
-		[MGMT_OP_UPDATE] = mgmt_sys_update,
+		[MGMT_OP_SHOW] = mgmt_config_sys_show,     /* name=config: dump */
+		[MGMT_OP_UPDATE] = mgmt_config_sys_update, /* name=config: apply a file */
 		[MGMT_OP_DELETE] = mgmt_sys_delete,
-		[MGMT_OP_STAT] = mgmt_unsupported,
+		[MGMT_OP_STAT] = mgmt_stat_sys,
 	}, MGMT_ERR_INVALID_REQUEST },
 	[MGMT_MODE_TARGET] = { {
 		[MGMT_OP_NEW] = mgmt_target_new,
@@ -42,13 +44,14 @@ static const struct mgmt_route mgmt_routes[MGMT_MODE_MAX] = {
 		[MGMT_OP_BIND] = mgmt_target_bind,
 		[MGMT_OP_UNBIND] = mgmt_target_unbind,
 		[MGMT_OP_UPDATE] = mgmt_target_update,
-		[MGMT_OP_STAT] = mgmt_unsupported,
+		[MGMT_OP_STAT] = mgmt_stat_target,
 	}, MGMT_ERR_INVALID_REQUEST },
 	[MGMT_MODE_LU] = { {
 		[MGMT_OP_NEW] = mgmt_lu_new,
 		[MGMT_OP_DELETE] = mgmt_lu_delete,
 		[MGMT_OP_UPDATE] = mgmt_lu_update,
 		[MGMT_OP_SHOW] = mgmt_lu_show,
+		[MGMT_OP_STAT] = mgmt_stat_lu,
 	}, MGMT_ERR_UNSUPPORTED_OPERATION },
 	[MGMT_MODE_PORTAL] = { {
 		[MGMT_OP_NEW] = mgmt_unsupported,
@@ -63,7 +66,7 @@ static const struct mgmt_route mgmt_routes[MGMT_MODE_MAX] = {
 	[MGMT_MODE_SESSION] = { {
 		[MGMT_OP_SHOW] = mgmt_session_show,
 		[MGMT_OP_DELETE] = mgmt_session_delete,
-		[MGMT_OP_STAT] = mgmt_unsupported,
+		[MGMT_OP_STAT] = mgmt_stat_session,
 	}, MGMT_ERR_INVALID_REQUEST },
 	[MGMT_MODE_CONN] = { {
 		[MGMT_OP_SHOW] = mgmt_conn_show,
@@ -71,7 +74,11 @@ static const struct mgmt_route mgmt_routes[MGMT_MODE_MAX] = {
 		[MGMT_OP_STAT] = mgmt_unsupported,
 	}, MGMT_ERR_INVALID_REQUEST },
 	[MGMT_MODE_ACCOUNT] = { {
+		[MGMT_OP_NEW] = mgmt_account_new,
+		[MGMT_OP_DELETE] = mgmt_account_delete,
 		[MGMT_OP_SHOW] = mgmt_account_show,
+		[MGMT_OP_BIND] = mgmt_account_bind,
+		[MGMT_OP_UNBIND] = mgmt_account_unbind,
 	}, MGMT_ERR_UNSUPPORTED_OPERATION },
 };
 /* clang-format on */
@@ -147,6 +154,17 @@ out:
 	rsp->data = NULL;
 	json_decref(obj);
 	return text;
+}
+
+enum mgmt_err mgmt_handle_req(struct mgmt_server *srv, const json_t *root, struct mgmt_rsp *rsp)
+{
+	struct mgmt_req req;
+
+	rsp->err = mgmt_req_decode(root, &req, rsp);
+	if (rsp->err == MGMT_OK)
+		mgmt_route(srv, &req, rsp);
+	mgmt_log(&req, rsp);
+	return rsp->err;
 }
 
 char *mgmt_handle_json(struct mgmt_server *srv, const char *text, size_t len)

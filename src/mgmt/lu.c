@@ -29,7 +29,14 @@ static enum mgmt_err mgmt_lu_param(const char *key, const char *value, void *arg
 		mgmt_rsp_detail(ctx->rsp, "unknown parameter '%s'", key);
 		return MGMT_ERR_UNKNOWN_PARAM;
 	case -EBUSY:
+		if (!strcmp(key, "path")) {
+			mgmt_rsp_detail(ctx->rsp, "path: take the logical unit offline first");
+			return MGMT_ERR_LUN_ACTIVE;
+		}
 		return MGMT_ERR_PREVENT_REMOVAL;
+	case -EOPNOTSUPP:
+		mgmt_rsp_detail(ctx->rsp, "%s: the backing store has no file", key);
+		return MGMT_ERR_INVALID_REQUEST;
 	case -ENOMEM:
 		return MGMT_ERR_NOMEM;
 	default:

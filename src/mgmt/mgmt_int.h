@@ -67,6 +67,8 @@ struct mgmt_req {
 	const char *user;
 	const char *password;
 	const json_t *params;          /* string "k=v,k=v" or object {"k": "v"}; NULL if absent */
+	const char *config;            /* system update name=config: the file (absolute path) */
+	bool dry_run;                  /* system update name=config: plan only */
 };
 
 /* The outcome of a request: an error code, an optional detail text and show data. */
@@ -115,6 +117,9 @@ enum mgmt_err mgmt_req_params_foreach(const json_t *params, mgmt_param_fn fn, vo
 /* Parses a bsoflags string ("sync", "direct", "sync:direct", "direct,sync") to CORE_BSOFLAG_*. */
 int mgmt_req_parse_bsoflags(const char *s, uint32_t *out);
 
+/* Decodes and routes one request document (config.c runs its plan through it). */
+enum mgmt_err mgmt_handle_req(struct mgmt_server *srv, const json_t *root, struct mgmt_rsp *rsp);
+
 /* Formats rsp->detail. */
 __printf(2, 3) void mgmt_rsp_detail(struct mgmt_rsp *rsp, const char *fmt, ...);
 
@@ -145,6 +150,14 @@ void mgmt_session_delete(struct mgmt_server *srv, const struct mgmt_req *req,
 			 struct mgmt_rsp *rsp);
 void mgmt_account_show(struct mgmt_server *srv, const struct mgmt_req *req,
 		       struct mgmt_rsp *rsp);
+void mgmt_account_new(struct mgmt_server *srv, const struct mgmt_req *req, struct mgmt_rsp *rsp);
+void mgmt_account_delete(struct mgmt_server *srv, const struct mgmt_req *req,
+			 struct mgmt_rsp *rsp);
+void mgmt_account_bind(struct mgmt_server *srv, const struct mgmt_req *req, struct mgmt_rsp *rsp);
+void mgmt_account_unbind(struct mgmt_server *srv, const struct mgmt_req *req,
+			 struct mgmt_rsp *rsp);
+/* The accounts bound to tid as a JSON array of {"user", "outgoing"} (account.c). */
+json_t *mgmt_show_accounts(struct mgmt_server *srv, uint32_t tid);
 
 /*
  * Show builders (show.c): the JSON object of one target as in docs/mgmt-protocol.md; with

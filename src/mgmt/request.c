@@ -64,6 +64,8 @@ static const struct mgmt_field mgmt_fields[] = {
 	F_STR("user", user, MGMT_LEN_VALUE),
 	F_STR("password", password, MGMT_LEN_VALUE),
 	{ "params", MGMT_F_PARAMS, REQ_OFF(params), 0, MGMT_LEN_PARAMS, 0 },
+	F_STR("config", config, MGMT_LEN_PATH),
+	F_BOOL("dry_run", dry_run),
 };
 /* clang-format on */
 

@@ -177,7 +177,7 @@ json_t *mgmt_show_target(struct mgmt_server *srv, struct core_target *tgt, bool 
 		rc |= json_object_set_new(obj, "nexuses", mgmt_show_nexuses(tgt));
 	rc |= json_object_set_new(obj, "luns", mgmt_show_luns(tgt, lun_filter));
 	if (!luns_only) {
-		rc |= json_object_set_new(obj, "accounts", json_array());
+		rc |= json_object_set_new(obj, "accounts", mgmt_show_accounts(srv, tgt->tid));
 		rc |= json_object_set_new(obj, "acls", mgmt_show_acls(tgt));
 	}
 	pthread_rwlock_unlock(&tgt->lock);

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
  * mgmt/sys: daemon-wide handlers. --mode sys (show, update State/debug, delete = shut down),
- * --mode lld (show, start) and --mode account show (no accounts exist yet, so its list is
- * empty and the other account operations are refused by dispatch.c).
+ * --mode lld (show, start). (--mode account lives in account.c.)
  */
 #include "mgmt/mgmt_int.h"
 
@@ -139,14 +138,4 @@ void mgmt_lld_start(struct mgmt_server *srv, const struct mgmt_req *req, struct 
 	(void)srv;
 	(void)req;
 	rsp->err = MGMT_OK;
-}
-
-void mgmt_account_show(struct mgmt_server *srv, const struct mgmt_req *req,
-		       struct mgmt_rsp *rsp)
-{
-	(void)srv;
-	(void)req;
-	rsp->data = json_pack("{s:[]}", "accounts");
-	if (!rsp->data)
-		rsp->err = MGMT_ERR_NOMEM;
 }

@@ -75,6 +75,10 @@ static bool scsi_lu_check(struct scsi_cmd *cmd, const struct scsi_op *op)
 			      lu->removable ? ASC_MEDIUM_NOT_PRESENT : ASC_LUN_NOT_READY_OFFLINE);
 		return false;
 	}
+	if (scsi_lu_sanitizing(lu)) {
+		core_cmd_fail(cmd, SENSE_NOT_READY, 0x041b); /* SANITIZE IN PROGRESS */
+		return false;
+	}
 	if ((op->flags & SCSI_OPF_WRITES) && (lu->readonly || lu->swp)) {
 		core_cmd_fail(cmd, SENSE_DATA_PROTECT, ASC_WRITE_PROTECTED);
 		return false;
@@ -101,7 +105,8 @@ void scsi_dispatch(struct scsi_cmd *cmd, const struct scsi_type *t)
 		core_cmd_fail(cmd, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
 		goto done;
 	}
-	if (!scsi_cdb_check(cmd, op, has_sa) || !scsi_lu_check(cmd, op))
+	if (!scsi_cdb_check(cmd, op, has_sa) || !scsi_pr_check(cmd, op) ||
+	    !scsi_lu_check(cmd, op))
 		goto done;
 	if (op->fn(cmd, t) == SCSI_EXEC_ASYNC)
 		return;
@@ -113,5 +118,8 @@ void scsi_register_all(struct core_root *root)
 {
 	core_root_add_devtype(root, &scsi_disk);
 	core_root_add_devtype(root, &scsi_controller);
+	core_root_add_devtype(root, &scsi_cd);
+	core_root_add_devtype(root, &scsi_tape);
+	core_root_add_devtype(root, &scsi_changer);
 	core_root_set_nolu(root, &scsi_nolu);
 }

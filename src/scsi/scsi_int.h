@@ -9,6 +9,8 @@
 #ifndef UTGT_SCSI_SCSI_INT_H
 #define UTGT_SCSI_SCSI_INT_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -43,6 +45,27 @@
 #define SCSI_OP_READ_12           0xa8
 #define SCSI_OP_WRITE_12          0xaa
 #define SCSI_OP_VERIFY_12         0xaf
+#define SCSI_OP_RESERVE_6         0x16
+#define SCSI_OP_RELEASE_6         0x17
+#define SCSI_OP_WRITE_VERIFY_10   0x2e
+#define SCSI_OP_PRE_FETCH_10      0x34
+#define SCSI_OP_READ_DEFECT_10    0x37
+#define SCSI_OP_WRITE_SAME_10     0x41
+#define SCSI_OP_SANITIZE          0x48
+#define SCSI_OP_RESERVE_10        0x56
+#define SCSI_OP_RELEASE_10        0x57
+#define SCSI_OP_PR_IN             0x5e
+#define SCSI_OP_PR_OUT            0x5f
+#define SCSI_OP_EXTENDED_COPY     0x83
+#define SCSI_OP_RECEIVE_COPY      0x84
+#define SCSI_OP_COMPARE_AND_WRITE 0x89
+#define SCSI_OP_ORWRITE_16        0x8b
+#define SCSI_OP_WRITE_VERIFY_16   0x8e
+#define SCSI_OP_PRE_FETCH_16      0x90
+#define SCSI_OP_WRITE_SAME_16     0x93
+#define SCSI_OP_WRITE_ATOMIC_16   0x9c
+#define SCSI_OP_WRITE_VERIFY_12   0xae
+#define SCSI_OP_READ_DEFECT_12    0xb7
 
 #define SCSI_SA_READ_CAPACITY_16  0x10 /* SERVICE ACTION IN(16) */
 #define SCSI_SA_GET_LBA_STATUS    0x12 /* SERVICE ACTION IN(16) */
@@ -53,6 +76,9 @@
 
 /* Peripheral device types. */
 #define SCSI_PDT_DISK       0x00
+#define SCSI_PDT_TAPE       0x01
+#define SCSI_PDT_CD         0x05
+#define SCSI_PDT_CHANGER    0x08
 #define SCSI_PDT_CONTROLLER 0x0c
 #define SCSI_PDT_NOLU       0x7f /* qualifier 011b, type 1Fh (SPC-4) */
 
@@ -70,6 +96,7 @@
 #define SCSI_OPF_NO_MEDIUM (1u << 0) /* runs while the LU is offline or has no medium */
 #define SCSI_OPF_WRITES    (1u << 1) /* modifies the medium: DATA PROTECT when RO or SWP */
 #define SCSI_OPF_THIN      (1u << 2) /* exists only on thin-provisioned LUs (UNMAP, ...) */
+#define SCSI_OPF_PR_OK     (1u << 3) /* never conflicts with a reservation (INQUIRY, ...) */
 
 enum scsi_exec {
 	SCSI_EXEC_DONE = 0,  /* status and data are set; the dispatcher completes */
@@ -143,6 +170,21 @@ struct scsi_type {
 extern const struct scsi_type scsi_sbc_type;
 extern const struct scsi_type scsi_scc_type;
 extern const struct scsi_type scsi_nolu_type;
+extern const struct scsi_type scsi_mmc_type;
+extern const struct scsi_type scsi_ssc_type;
+extern const struct scsi_type scsi_smc_type;
+
+/* ---- medium.c: removable media of the cd and tape types ---- */
+
+/* Replaces lu's medium with the file at path (NULL or "": none) through lu->bs close/open;
+ * management thread or changer. 0, -EBUSY (removal prevented, commands in flight), -errno. */
+int scsi_medium_change(struct core_lu *lu, const char *path);
+
+/* ---- ssc.c ---- */
+
+/* Loads the tape cartridge file at path into tape LU lu (NULL or "": unloads it). 0, -EBUSY,
+ * -EINVAL (not a cartridge), -errno. Management thread or changer. */
+int ssc_cartridge_load(struct core_lu *lu, const char *path);
 
 /* ---- dispatch.c ---- */
 
@@ -190,16 +232,19 @@ uint32_t spc_vpd_devid(const struct scsi_cmd *cmd, const struct scsi_type *t, ui
 #define SCSI_OPS_SPC                                                                              \
 	[SCSI_OP_TEST_UNIT_READY] = { .fn = spc_test_unit_ready, .cdb_len = 6,                    \
 				      .dir = SCSI_DIR_NONE, .name = "TEST UNIT READY",            \
+				      .flags = SCSI_OPF_PR_OK,                                    \
 				      .usage = { 0x00, 0, 0, 0, 0, 0 } },                         \
 	[SCSI_OP_REQUEST_SENSE] = { .fn = spc_request_sense, .cdb_len = 6,                        \
-				    .dir = SCSI_DIR_READ, .flags = SCSI_OPF_NO_MEDIUM,            \
+				    .dir = SCSI_DIR_READ,                                         \
+				    .flags = SCSI_OPF_NO_MEDIUM | SCSI_OPF_PR_OK,                 \
 				    .name = "REQUEST SENSE",                                      \
 				    .usage = { 0x03, 0x01, 0, 0, 0xff, 0 } },                     \
 	[SCSI_OP_INQUIRY] = { .fn = spc_inquiry, .cdb_len = 6, .dir = SCSI_DIR_READ,              \
-			      .flags = SCSI_OPF_NO_MEDIUM, .name = "INQUIRY",                     \
+			      .flags = SCSI_OPF_NO_MEDIUM | SCSI_OPF_PR_OK, .name = "INQUIRY",    \
 			      .usage = { 0x12, 0x01, 0xff, 0xff, 0xff, 0 } },                     \
 	[SCSI_OP_REPORT_LUNS] = { .fn = spc_report_luns, .cdb_len = 12, .dir = SCSI_DIR_READ,     \
-				  .flags = SCSI_OPF_NO_MEDIUM, .name = "REPORT LUNS",             \
+				  .flags = SCSI_OPF_NO_MEDIUM | SCSI_OPF_PR_OK,                   \
+				  .name = "REPORT LUNS",                                          \
 				  .usage = { 0xa0, 0, 0xff, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0,   \
 					     0 } },                                               \
 	[SCSI_OP_MAINTENANCE_IN] = { .sa_ops = spc_maint_in_ops, .nr_sa = 1, .cdb_len = 12,       \
@@ -207,6 +252,66 @@ uint32_t spc_vpd_devid(const struct scsi_cmd *cmd, const struct scsi_type *t, ui
 
 /* MAINTENANCE IN service actions: REPORT SUPPORTED OPERATION CODES. */
 extern const struct scsi_op spc_maint_in_ops[1];
+
+/* ---- pr.c: reservations ---- */
+
+#define SCSI_PR_MAX_REGS 32
+#define SCSI_PR_TID_MAX  256
+
+/* PERSISTENT RESERVE TYPE values (SPC-4). */
+#define SCSI_PR_WE    0x1 /* write exclusive */
+#define SCSI_PR_EA    0x3 /* exclusive access */
+#define SCSI_PR_WE_RO 0x5 /* ... registrants only */
+#define SCSI_PR_EA_RO 0x6
+#define SCSI_PR_WE_AR 0x7 /* ... all registrants */
+#define SCSI_PR_EA_AR 0x8
+
+struct scsi_pr_reg {
+	uint64_t key;
+	bool holder;                    /* holds the reservation (types other than AR) */
+	char tid[SCSI_PR_TID_MAX];      /* initiator port TransportID: "name,i,0x<isid>" */
+};
+
+struct scsi_pr {
+	pthread_mutex_t lock;
+	atomic_bool active;             /* a reservation exists: commands must be checked */
+	uint32_t generation;
+	uint8_t type;                   /* SCSI_PR_*, 0: no persistent reservation */
+	bool aptpl;
+	unsigned int nr_regs;
+	struct scsi_pr_reg regs[SCSI_PR_MAX_REGS];
+	struct core_nexus *r2_nexus;    /* SPC-2 RESERVE holder, or NULL */
+	uint64_t r2_id;
+	const char *state_path;         /* APTPL state file, or NULL (not persisted) */
+};
+
+typedef void (*scsi_pr_notify_fn)(void *arg, const char *tid, uint16_t asc_ascq);
+
+void scsi_pr_init(struct scsi_pr *pr);
+void scsi_pr_fini(struct scsi_pr *pr);
+/* Restores APTPL state from path (absent file: nothing). 0 or -errno. */
+int scsi_pr_load(struct scsi_pr *pr, const char *path);
+bool scsi_pr_type_valid(uint8_t type);
+int scsi_pr_find(const struct scsi_pr *pr, const char *tid);
+bool scsi_pr_is_holder(const struct scsi_pr *pr, int i);
+/* The PR OUT state machine: SAM_STAT_GOOD, SAM_STAT_RESERVATION_CONFLICT or -ASC. */
+int scsi_pr_out(struct scsi_pr *pr, const char *tid, uint8_t sa, uint8_t type, uint64_t key,
+		uint64_t sa_key, bool aptpl, scsi_pr_notify_fn notify, void *arg);
+/* Whether nexus tid may run a command (writes: it modifies the medium). */
+bool scsi_pr_allows(const struct scsi_pr *pr, const char *tid, bool writes);
+/* Reservation check of the dispatcher; false: RESERVATION CONFLICT is set. */
+bool scsi_pr_check(struct scsi_cmd *cmd, const struct scsi_op *op);
+/* LU reset: releases the SPC-2 reservation. */
+void scsi_pr_lu_reset(struct scsi_pr *pr);
+/* Whether a SANITIZE runs on lu (sbc.c). */
+bool scsi_lu_sanitizing(const struct core_lu *lu);
+/* The PR state of a disk LU, NULL for other device types (sbc.c). */
+struct scsi_pr *scsi_lu_pr(struct core_lu *lu);
+
+enum scsi_exec spc_pr_in(struct scsi_cmd *cmd, const struct scsi_type *t);
+enum scsi_exec spc_pr_out(struct scsi_cmd *cmd, const struct scsi_type *t);
+enum scsi_exec spc_reserve(struct scsi_cmd *cmd, const struct scsi_type *t);
+enum scsi_exec spc_release(struct scsi_cmd *cmd, const struct scsi_type *t);
 
 /* ---- mode.c ---- */
 

@@ -256,6 +256,8 @@ static int show_accounts(FILE *out, const json_t *data)
 
 int utgtadm_show(FILE *out, int mode, int op, bool has_tid, const json_t *data)
 {
+	if (op == MGMT_OP_STAT && json_is_object(data))
+		return utgtadm_show_stat(out, data) ? -EINVAL : 0;
 	if (op != MGMT_OP_SHOW || !json_is_object(data))
 		return -EINVAL;
 	switch (mode) {

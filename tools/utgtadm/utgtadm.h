@@ -85,6 +85,9 @@ void utgtadm_client_wait_gone(const char *path);
  */
 int utgtadm_show(FILE *out, int mode, int op, bool has_tid, const json_t *data);
 
+/* Renders `--op stat` data as a table (stat.c). 0, or -1 when data has no targets list. */
+int utgtadm_show_stat(FILE *out, const json_t *data);
+
 /* tgt's print_disksize(): megabytes as tgtadm prints them ("%llu MB"). */
 uint64_t utgtadm_show_disksize_mb(uint64_t size);
 
