@@ -11,7 +11,7 @@ PORT       ?= 3260
 PREFIX     ?= /usr/local
 MESON_OPTS ?=
 
-.PHONY: all deps build run test test-fast asan fuzz clean install
+.PHONY: all deps build run test test-fast asan fuzz bench clean install
 
 all: build
 
@@ -55,6 +55,10 @@ test: deps build asan $(FUZZ_BUILD)/build.ninja
 	ninja -C $(FUZZ_BUILD) && meson test -C $(FUZZ_BUILD) --print-errorlogs --suite fuzz
 	@scripts/test-summary.py $(BUILD)/meson-logs/testlog.json $(ASAN_BUILD)/meson-logs/testlog.json \
 		$(FUZZ_BUILD)/meson-logs/testlog.json
+
+# Compare utgtd with tgt side by side on loopback (docs/performance.md).
+bench:
+	@bench/run.sh $(BENCH_ARGS)
 
 # Unit tests only, for quick iterations.
 test-fast: build
