@@ -15,7 +15,13 @@ mkdir -p "$VAR"
 
 "$BUILD/src/daemon/utgtd" -f --portal "127.0.0.1:$PORT" --control-socket "$SOCK" &
 pid=$!
-trap 'kill -TERM $pid 2>/dev/null; wait $pid; exit 0' INT TERM
+stop() {
+	trap - INT TERM
+	kill -TERM $pid 2>/dev/null || true
+	wait $pid || true
+	exit 0
+}
+trap stop INT TERM
 
 i=0
 until $ADM --mode sys --op show >/dev/null 2>&1; do
@@ -42,4 +48,4 @@ Manage it:
   $ADM --lld iscsi --mode target --op show
 Press Ctrl-C to stop.
 MSG
-wait $pid
+wait $pid || true

@@ -148,6 +148,11 @@ static void signals_block(void)
 {
 	sigset_t set;
 
+	/* a shell starts background jobs with SIGINT ignored; an ignored signal never reaches
+	 * the signalfd, so restore the defaults before blocking */
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
