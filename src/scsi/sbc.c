@@ -1112,9 +1112,9 @@ static uint32_t sbc_vpd_characteristics(const struct scsi_cmd *cmd, const struct
 }
 
 /*
- * Logical Block Provisioning (SBC-3): a thin-provisioned LU has UNMAP (LBPU) and
- * provisioning type 010b; WRITE SAME is not implemented (no LBPWS/LBPWS10), and what an
- * unmapped block reads back depends on the store (LBPRZ 0). Otherwise fully provisioned.
+ * Logical Block Provisioning (SBC-3): a thin-provisioned LU has UNMAP (LBPU), WRITE SAME
+ * 10/16 with UNMAP (LBPWS, LBPWS10), unmapped blocks read back as zeroes (LBPRZ: the stores
+ * punch holes) and provisioning type 010b. Otherwise fully provisioned.
  */
 static uint32_t sbc_vpd_provisioning(const struct scsi_cmd *cmd, const struct scsi_type *t,
 				     uint8_t *p, uint32_t size)
