@@ -22,6 +22,7 @@ extern const struct core_devtype scsi_nolu;
 extern const struct core_devtype scsi_cd;      /* mmc.c: "cd" */
 extern const struct core_devtype scsi_tape;    /* ssc.c: "tape" */
 extern const struct core_devtype scsi_changer; /* smc.c: "changer" */
+extern const struct core_devtype scsi_osd;     /* osd.c: "osd" */
 
 /* Registers every device type, and the absent-LUN handler, with the core (start-up). */
 void scsi_register_all(struct core_root *root);
