@@ -123,7 +123,7 @@ static void ms6_send(struct fx *fx, uint8_t b1, const uint8_t *page, uint8_t len
 static void test_mode_select_control_d_sense_and_swp(void **state)
 {
 	struct fx *fx = *state;
-	uint8_t ctl[12] = { 0x0a, 0x0a, 0x02 | 0x04, 0x10, 0x08, 0, 0, 0, 0xff, 0xff, 0, 0 };
+	uint8_t ctl[12] = { 0x0a, 0x0a, 0x22 | 0x04, 0x10, 0x08, 0, 0, 0, 0xff, 0xff, 0, 0 };
 	uint8_t w[16] = { 0x2a, 0, 0, 0, 0, 0, 0, 0, 1, 0 };
 	uint16_t asc;
 
@@ -141,7 +141,7 @@ static void test_mode_select_control_d_sense_and_swp(void **state)
 	assert_int_equal(fx->cmd.sense[0], 0x72);
 	assert_int_equal(fx->cmd.sense[1], SENSE_DATA_PROTECT);
 	assert_int_equal(fx->cmd.sense[2], 0x27);
-	ctl[2] = 0x02;
+	ctl[2] = 0x22;                       /* TST 001b */
 	ctl[4] = 0;
 	ms6_send(fx, 0x10, ctl, sizeof(ctl));
 	fx_assert_good(fx);
@@ -167,7 +167,7 @@ static void test_mode_select_caching_wce(void **state)
 static void test_mode_select_rejects_bad_lists(void **state)
 {
 	struct fx *fx = *state;
-	uint8_t ctl[12] = { 0x0a, 0x0a, 0x02, 0x10, 0, 0, 0, 0, 0xff, 0xff, 0, 0 };
+	uint8_t ctl[12] = { 0x0a, 0x0a, 0x22, 0x10, 0, 0, 0, 0, 0xff, 0xff, 0, 0 };
 	const uint8_t *s = fx->cmd.sense;
 
 	ctl[3] = 0x12;                       /* QERR is not changeable */
@@ -199,7 +199,7 @@ static void test_mode_select_is_all_or_nothing(void **state)
 	memset(fx->buf, 0, 4 + 24);
 	p[0] = 0x0a;
 	p[1] = 0x0a;
-	p[2] = 0x06;
+	p[2] = 0x26;
 	p[3] = 0x10;
 	put_be16(&p[8], 0xffff);
 	memcpy(p + 12, p, 12);
