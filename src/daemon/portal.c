@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * Listening portals: parse ADDR[:PORT], bind and listen, and accept on the control reactor,
- * handing each new socket to the iSCSI driver (which moves it to a data reactor).
+ * Listening portals: parse ADDR[:PORT][,TPGT], bind and listen, and accept on the control
+ * reactor, handing each new socket to the iSCSI driver (which moves it to a data reactor).
  */
 #include "daemon/utgtd.h"
 
@@ -21,7 +21,24 @@
 #define PORTAL_DEFAULT_PORT "3260"
 #define PORTAL_ACCEPT_BUDGET 64
 
-int portal_parse(const char *text, struct sockaddr_storage *ss, socklen_t *len)
+/* Splits "ADDR[:PORT][,TPGT]" (tgt's portal syntax): copies the address part into buf and
+ * returns the tag (1 when absent), or 0 when it is not 1..65535. */
+static uint16_t portal_tpgt_split(const char *text, char *buf, size_t size)
+{
+	const char *comma = strrchr(text, ',');
+	uint64_t tpgt = 1;
+
+	if (str_copy(buf, text, size) >= size)
+		return 0;
+	if (!comma)
+		return 1;
+	buf[comma - text] = '\0';
+	if (str_to_u64(comma + 1, 1, UINT16_MAX, &tpgt))
+		return 0;
+	return (uint16_t)tpgt;
+}
+
+int portal_parse(const char *arg, struct sockaddr_storage *ss, socklen_t *len, uint16_t *tpgt)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV };
@@ -29,7 +46,13 @@ int portal_parse(const char *text, struct sockaddr_storage *ss, socklen_t *len)
 	char host[INET6_ADDRSTRLEN + 1];
 	const char *port = PORTAL_DEFAULT_PORT;
 	const char *colon;
+	char buf[96];
+	const char *text = buf;
 	size_t hlen;
+
+	*tpgt = portal_tpgt_split(arg, buf, sizeof(buf));
+	if (!*tpgt)
+		return -EINVAL;
 
 	if (text[0] == '[') {
 		const char *end = strchr(text, ']');
