@@ -3,7 +3,8 @@
  * mgmt/metrics: the Prometheus endpoint. Each client: read at most METRICS_REQ_MAX bytes
  * until the blank line that ends the header, answer, close. Nothing a client sends changes
  * any state; the request line is the only thing looked at. Counters come from the core's
- * per-LU atomics (relaxed loads: the hot path never takes a lock for them).
+ * per-LU atomics and the iSCSI driver's per-connection counters (relaxed loads: the hot path
+ * never takes a lock for them), plus the stuck-I/O watchdog's count.
  */
 #include "mgmt/metrics.h"
 
@@ -175,6 +176,78 @@ static void metrics_target(FILE *f, struct core_target *tgt)
 	pthread_rwlock_unlock(&tgt->lock);
 }
 
+static const struct {
+	const char *name;
+	size_t off;
+	const char *help;
+} metrics_conn_ctrs[] = {
+	{ "commands_total", offsetof(struct iscsi_conn_counters, cmds), "SCSI commands answered" },
+	{ "received_pdus_total", offsetof(struct iscsi_conn_counters, pdus_in), "PDUs received" },
+	{ "sent_pdus_total", offsetof(struct iscsi_conn_counters, pdus_out), "PDUs sent" },
+	{ "received_bytes_total", offsetof(struct iscsi_conn_counters, bytes_in),
+	  "bytes received (headers, data, digests)" },
+	{ "sent_bytes_total", offsetof(struct iscsi_conn_counters, bytes_out), "bytes sent" },
+	{ "digest_errors_total", offsetof(struct iscsi_conn_counters, digest_errors),
+	  "header and data digest errors" },
+	{ "r2ts_total", offsetof(struct iscsi_conn_counters, r2ts), "R2T PDUs sent" },
+	{ "rejects_total", offsetof(struct iscsi_conn_counters, rejects), "Reject PDUs sent" },
+};
+
+/* One logged-in connection: every counter and the latency histogram. */
+static void metrics_conn(const struct iscsi_conn_info *ci, void *arg)
+{
+	FILE *f = arg;
+	char *labels;
+	uint64_t cum = 0;
+	size_t i;
+
+	if (!ci->ffp || ci->discovery)
+		return;
+	labels = metrics_labels(ci->target, "session", ci->tsih, ci->initiator);
+	if (!labels)
+		return;
+	for (i = 0; i < ARRAY_SIZE(metrics_conn_ctrs); i++)
+		fprintf(f, "utgt_connection_%s{%s,cid=\"%u\"} %llu\n", metrics_conn_ctrs[i].name,
+			labels, ci->cid,
+			(unsigned long long)*(const uint64_t *)((const char *)&ci->st +
+								metrics_conn_ctrs[i].off));
+	for (i = 0; i < CORE_LAT_BUCKETS; i++) {
+		cum += ci->st.lat_hist[i];
+		if (i + 1 < CORE_LAT_BUCKETS)
+			fprintf(f,
+				"utgt_connection_command_duration_seconds_bucket{%s,cid=\"%u\","
+				"le=\"%g\"} %llu\n",
+				labels, ci->cid, (double)(16ull << i) / 1e6,
+				(unsigned long long)cum);
+	}
+	fprintf(f, "utgt_connection_command_duration_seconds_bucket{%s,cid=\"%u\",le=\"+Inf\"} "
+		   "%llu\n", labels, ci->cid, (unsigned long long)cum);
+	fprintf(f, "utgt_connection_command_duration_seconds_sum{%s,cid=\"%u\"} %.6f\n", labels,
+		ci->cid, (double)ci->st.lat_sum_us / 1e6);
+	fprintf(f, "utgt_connection_command_duration_seconds_count{%s,cid=\"%u\"} %llu\n", labels,
+		ci->cid, (unsigned long long)cum);
+	free(labels);
+}
+
+static void metrics_conn_help(FILE *f)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(metrics_conn_ctrs); i++)
+		fprintf(f, "# HELP utgt_connection_%s %s, per connection\n"
+			   "# TYPE utgt_connection_%s counter\n",
+			metrics_conn_ctrs[i].name, metrics_conn_ctrs[i].help,
+			metrics_conn_ctrs[i].name);
+	fputs("# HELP utgt_connection_command_duration_seconds time from the SCSI Command PDU to "
+	      "the response, per connection\n"
+	      "# TYPE utgt_connection_command_duration_seconds histogram\n"
+	      "# HELP utgt_stuck_commands_total commands in flight longer than the stuck-I/O "
+	      "limit\n# TYPE utgt_stuck_commands_total counter\n"
+	      "# HELP utgt_stuck_io_limit_seconds the stuck-I/O limit (0: off)\n"
+	      "# TYPE utgt_stuck_io_limit_seconds gauge\n",
+	      f);
+}
+
 static void metrics_help(FILE *f)
 {
 	static const char *const kinds[] = {"lu", "session"};
@@ -221,6 +294,13 @@ char *mgmt_metrics_text(struct core_root *root, struct iscsi_lld *lld)
 	fprintf(f, "utgt_targets %u\n", ntgt);
 	for (tgt = core_target_next(root, 0); tgt; tgt = core_target_next(root, tgt->tid))
 		metrics_target(f, tgt);
+	metrics_conn_help(f);
+	if (lld) {
+		fprintf(f, "utgt_stuck_commands_total %llu\nutgt_stuck_io_limit_seconds %g\n",
+			(unsigned long long)iscsi_lld_stuck_total(lld),
+			iscsi_lld_stuck_get(lld) / 1000.0);
+		iscsi_lld_conn_foreach(lld, metrics_conn, f);
+	}
 	if (fclose(f)) {
 		free(text);
 		return NULL;

@@ -6,6 +6,7 @@
 #ifndef UTGT_MGMT_STATS_H
 #define UTGT_MGMT_STATS_H
 
+#include <jansson.h>
 #include <stdint.h>
 
 #include "core/core.h"
@@ -31,5 +32,13 @@ void mgmt_stat_target(struct mgmt_server *srv, const struct mgmt_req *req,
 void mgmt_stat_lu(struct mgmt_server *srv, const struct mgmt_req *req, struct mgmt_rsp *rsp);
 void mgmt_stat_session(struct mgmt_server *srv, const struct mgmt_req *req,
 		       struct mgmt_rsp *rsp);
+/* --mode conn: --op stat (per-connection counters), --op show [--name inflight]. */
+void mgmt_stat_conn(struct mgmt_server *srv, const struct mgmt_req *req, struct mgmt_rsp *rsp);
+void mgmt_conn_show_any(struct mgmt_server *srv, const struct mgmt_req *req,
+			struct mgmt_rsp *rsp);
+
+struct iscsi_conn_counters;
+/* A connection's counters as JSON (stat output). NULL on ENOMEM. */
+json_t *mgmt_stats_conn_json(const struct iscsi_conn_counters *st);
 
 #endif

@@ -216,6 +216,55 @@ struct log_ratelimit {
 };
 bool log_ratelimit_ok(struct log_ratelimit *rl, unsigned int burst, unsigned int interval_ms);
 
+/*
+ * Token bucket for one source of peer-triggered messages (a connection): up to burst messages
+ * at once, refilled at rate per second. Zero-initialised is valid (starts full). One owner
+ * thread per bucket. docs/operations.md, "Logging".
+ */
+struct log_bucket {
+	uint64_t last_ms;              /* last refill */
+	uint32_t milli_tokens;         /* tokens x 1000 */
+	uint32_t suppressed;           /* messages refused since the last one let through */
+	bool primed;                   /* filled once */
+};
+
+#define LOG_PEER_BURST   10u     /* per connection */
+#define LOG_PEER_RATE    1u      /* per connection, messages per second */
+#define LOG_GLOBAL_BURST 100u    /* all peer messages of the process */
+#define LOG_GLOBAL_RATE  20u
+
+/*
+ * Takes a token at now_ms. true: log the message, and *suppressed gets (and the bucket
+ * forgets) how many were refused since the previous one; false: count it as suppressed.
+ */
+bool log_bucket_take(struct log_bucket *b, unsigned int burst, unsigned int rate,
+		     uint64_t now_ms, uint32_t *suppressed);
+
+/*
+ * Rate limit for a peer-triggered message: the source's bucket (LOG_PEER_*), then the
+ * process-wide cap (LOG_GLOBAL_*, thread-safe). true: log it, with *suppressed messages of
+ * this source dropped before it (say so in the line: "suppressed=N"). When the global cap
+ * refused messages, the next message that passes it is preceded by a summary line.
+ */
+bool log_peer_ok(struct log_bucket *src, uint32_t *suppressed);
+
+/*
+ * Appends " key=value" (no leading space at *off == 0) to buf. The value is quoted when it is
+ * empty or holds blanks, '=', '"' or '\'; '"' and '\' are escaped, control and non-ASCII
+ * bytes become \xNN, so a peer's string cannot forge keys or lines. NULL value: "-". Always
+ * NUL-terminates; returns 0 or -ENOSPC when truncated (*off then stays at the end of buf).
+ */
+int log_kv_append(char *buf, size_t cap, size_t *off, const char *key, const char *value);
+/* As log_kv_append with a formatted value. */
+__printf(5, 6) int log_kv_appendf(char *buf, size_t cap, size_t *off, const char *key,
+				  const char *fmt, ...);
+
+/*
+ * One output line for stderr: "<N>msg" (sd-daemon priority prefix, no timestamp: journald
+ * adds its own) when journal, else "utgtd: level: msg". Returns snprintf's result.
+ */
+int log_line_format(char *out, size_t cap, enum log_level lvl, bool journal, const char *msg);
+
 /* ---- time ---- */
 
 /* CLOCK_MONOTONIC in milliseconds / nanoseconds. */

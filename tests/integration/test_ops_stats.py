@@ -104,7 +104,7 @@ def test_stat_json_and_text(mdaemon):
     ini.close()
 
 
-NAME_RE = re.compile(r"^utgt_[a-z_]+(\{.*\})?$")
+NAME_RE = re.compile(r"^utgt_[a-z][a-z0-9_]*(\{.*\})?$")
 
 
 def test_metrics_scrape(mdaemon):

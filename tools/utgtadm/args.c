@@ -100,7 +100,14 @@ static void utgtadm_usage(FILE *out)
 		"--lld <driver> --mode logicalunit --op show --tid <id> [--lun <lun>]\n"
 		"\tshow the logical units of the target with <id>.\n"
 		"--mode system --op show | delete\n"
-		"--mode system --op update --name State|debug --value <value>\n"
+		"--mode system --op update --name State|debug|stuck_io_ms --value <value>\n"
+		"--mode system --op saveconfig [--name <file>]\n"
+		"\twrite the live configuration (targets.conf format) atomically to <file>,\n"
+		"\tdefault: the --config file utgtd was started with.\n"
+		"--mode conn --op show --name inflight [--tid <id>] [--sid <sid>] [--cid <cid>]\n"
+		"\tlist the commands in flight with their age, CDB, LU and state.\n"
+		"--mode system|target|logicalunit|session|conn --op stat [--tid <id>] ...\n"
+		"\tcommand, byte and latency counters (connections: PDUs, digest errors, R2Ts).\n"
 		"--mode conn|session --op show|delete --tid <id> [--sid <sid>] [--cid <cid>]\n"
 		"--control-port <port>\tuse the daemon started with -C <port>\n"
 		"--control-socket <path>\tuse the daemon listening on <path> (default %s)\n"
@@ -334,6 +341,7 @@ static const struct utgtadm_rule utgtadm_rules[] = {
 	{ MGMT_MODE_SYSTEM, MGMT_OP_SHOW, NULL, NULL },
 	{ MGMT_MODE_SYSTEM, MGMT_OP_DELETE, NULL, NULL },
 	{ MGMT_MODE_SYSTEM, MGMT_OP_STAT, NULL, NULL },
+	{ MGMT_MODE_SYSTEM, MGMT_OP_SAVECONFIG, "LmonC", TGT_MSG("system") },
 	{ MGMT_MODE_TARGET, MGMT_OP_NEW, "LmotTC", TGT_MSG("target") },
 	{ MGMT_MODE_TARGET, MGMT_OP_DELETE, "LmotCF", TGT_MSG("target") },
 	{ MGMT_MODE_TARGET, MGMT_OP_SHOW, "LmotC", TGT_MSG("target") },

@@ -24,7 +24,8 @@ static int utgtadm_report(const struct utgtadm_args *a, const json_t *rsp)
 			fprintf(stderr, "utgtadm: detail: %s\n", detail);
 		return UTGTADM_EXIT_ERR;
 	}
-	if (!data)
+	/* saveconfig answers {"path", "bytes"}: silent like tgtadm's updates, unless --json */
+	if (!data || (a->op == MGMT_OP_SAVECONFIG && !a->json))
 		return UTGTADM_EXIT_OK;
 	if (a->json) {
 		if (json_dumpf(data, stdout, JSON_INDENT(2)) == 0)

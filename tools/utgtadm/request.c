@@ -5,8 +5,11 @@
  */
 #include "utgtadm.h"
 
+#include <limits.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mgmt/wire.h"
 
@@ -25,6 +28,20 @@ static int utgtadm_req_int(json_t *req, const char *key, bool has, uint64_t v)
 	return json_object_set_new(req, key, json_integer((json_int_t)v));
 }
 
+/* saveconfig --name FILE: the daemon needs an absolute path ("config" field). */
+static int utgtadm_req_savefile(json_t *req, const char *file)
+{
+	char cwd[PATH_MAX];
+	char path[PATH_MAX * 2];
+
+	if (file[0] == '/')
+		return utgtadm_req_str(req, "config", file);
+	if (!getcwd(cwd, sizeof(cwd)))
+		return -1;
+	snprintf(path, sizeof(path), "%s/%s", cwd, file);
+	return utgtadm_req_str(req, "config", path);
+}
+
 static int utgtadm_req_strings(json_t *req, const struct utgtadm_args *a)
 {
 	const char *bstype = a->bstype;
@@ -34,7 +51,10 @@ static int utgtadm_req_strings(json_t *req, const struct utgtadm_args *a)
 	if (a->device_type && !strcmp(a->device_type, "tape"))
 		bstype = "ssc";
 	rc |= utgtadm_req_str(req, "lld", a->lld);
-	rc |= utgtadm_req_str(req, "name", a->name);
+	if (a->mode == MGMT_MODE_SYSTEM && a->op == MGMT_OP_SAVECONFIG && a->name)
+		rc |= utgtadm_req_savefile(req, a->name);
+	else
+		rc |= utgtadm_req_str(req, "name", a->name);
 	rc |= utgtadm_req_str(req, "value", a->value);
 	rc |= utgtadm_req_str(req, "backing_store", a->path);
 	rc |= utgtadm_req_str(req, "bstype", bstype);
