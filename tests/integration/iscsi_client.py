@@ -115,6 +115,7 @@ class Initiator:
         self.expstatsn = 0
         self.isid = bytes([0x80, 0x12, 0x34, 0x56, 0x78, 0x9A])
         self.tsih = 0
+        self.cid = 0  # a second connection of a session (MC/S) sets its own CID and the TSIH
         self.hdigest = False
         self.ddigest = False
         self.params = {}
@@ -214,7 +215,7 @@ class Initiator:
             bhs[8:14] = self.isid
             bhs[14:16] = struct.pack(">H", self.tsih)
             bhs[16:20] = struct.pack(">I", itt)
-            bhs[20:22] = struct.pack(">H", 0)  # CID
+            bhs[20:22] = struct.pack(">H", self.cid)  # CID
             bhs[24:28] = struct.pack(">I", self.cmdsn)
             bhs[28:32] = struct.pack(">I", self.expstatsn)
             self.send_pdu(bytes(bhs), data)
@@ -402,15 +403,19 @@ class Initiator:
             if pdu.opcode == OP_TMF_RSP and pdu.itt == itt:
                 return pdu.bhs[2]
 
-    def logout(self, reason=0):
+    def logout(self, reason=0, cid=None, full=False):
+        """Logout with reason 0/1/2 for cid (this connection's by default). Returns the
+        response code, or with full=True the Logout Response PDU."""
         itt = self.next_itt()
         bhs = self._cmd_bhs(OP_LOGOUT, itt, immediate=True)
         bhs[1] = 0x80 | reason
+        if reason:
+            bhs[20:22] = struct.pack(">H", self.cid if cid is None else cid)
         self.send_pdu(bytes(bhs))
         while True:
             pdu = self.recv_pdu()
             if pdu.opcode == OP_LOGOUT_RSP:
-                return pdu.bhs[2]
+                return pdu if full else pdu.bhs[2]
 
     def close(self):
         try:

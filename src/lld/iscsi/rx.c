@@ -88,7 +88,8 @@ static int rx_hdr_done(struct iscsi_conn *c)
 	uint32_t max_dsl = c->state == ISCSI_CONN_LOGIN ? ISCSI_LOGIN_DSL_MAX : c->max_recv_dsl;
 
 	if (c->hdigest && iscsi_digest(rx->hdr, hlen) != iscsi_digest_get(rx->hdr + hlen)) {
-		iscsi_conn_log(c, LOG_LVL_WARN, "header digest error: dropping the connection");
+		iscsi_stat_add(&c->stats.digest_errors, 1);
+		iscsi_conn_log(c, LOG_LVL_WARN, "event=digest_error digest=header action=drop");
 		return -EBADMSG; /* ERL 0: the framing can no longer be trusted (§7.8) */
 	}
 	rx->dst = NULL;
@@ -141,10 +142,8 @@ static int rx_ctl_end(struct iscsi_conn *c, bool digest_ok)
 		iscsi_conn_reject(c, bhs, ISCSI_REJECT_DATA_DIGEST);
 		return 0;
 	}
-	if (rx->info.opcode == ISCSI_OP_SNACK) {
-		iscsi_conn_reject(c, bhs, ISCSI_REJECT_PROTOCOL); /* no SNACK at ERL 0 */
-		return 0;
-	}
+	if (rx->info.opcode == ISCSI_OP_SNACK)
+		return iscsi_recovery_snack(c, bhs); /* recovery.c; rejected at ERL 0 */
 	if (rx->info.opcode == ISCSI_OP_LOGIN_REQ) {
 		iscsi_conn_reject(c, bhs, ISCSI_REJECT_PROTOCOL);
 		return 0;
@@ -188,6 +187,14 @@ static int rx_pdu_done(struct iscsi_conn *c)
 {
 	struct iscsi_rx *rx = &c->rx;
 	bool digest_ok = rx_data_digest_ok(rx);
+
+	iscsi_stat_add(&c->stats.pdus_in, 1);
+	if (!digest_ok) {
+		iscsi_stat_add(&c->stats.digest_errors, 1);
+		iscsi_conn_log(c, LOG_LVL_WARN,
+			       "event=digest_error digest=data opcode=0x%02x itt=0x%x",
+			       rx->info.opcode, get_be32(rx->hdr + 16));
+	}
 
 	if (c->state == ISCSI_CONN_LOGIN)
 		return digest_ok ? iscsi_login_rx_end(c) : -EBADMSG;
@@ -279,6 +286,7 @@ static ssize_t rx_fill(struct iscsi_conn *c)
 	got = c->xport->recv(c, iov, n);
 	if (got < 0)
 		return (int)got;
+	iscsi_stat_add(&c->stats.bytes_in, (uint64_t)got);
 	if (n == 2) {
 		size_t direct = MIN((size_t)got, iov[0].iov_len);
 

@@ -4,9 +4,11 @@
  * session with the same InitiatorName and ISID), the CmdSN window and in-order delivery of
  * non-immediate commands (§4.2.2), and the nexus ops the core calls from any thread.
  *
- * A session lives on its connection's reactor (MaxConnections is 1). lld->lock guards the
- * session table; refs keeps the memory alive for messages from other threads: the
- * connection holds one reference, each message in flight another.
+ * A session lives on one reactor with all its connections (up to MaxConnections; a login
+ * with its TSIH arriving elsewhere is handed over, conn.c): one CmdSN window and pending list,
+ * StatSN and tasks per connection. lld->lock guards the session table; refs keeps the memory
+ * alive for messages from other threads: each connection holds one reference, each message
+ * in flight another.
  */
 #include "lld/iscsi/iscsi_int.h"
 
@@ -35,19 +37,32 @@ void iscsi_sess_put(struct iscsi_sess *s)
 
 /* ---- messages from other threads (run on the session's reactor) ---- */
 
+/* Closes one connection (cid) or all; on target removal asks for a logout first. */
+static void sess_close_conn(struct iscsi_sess *s, struct iscsi_conn *c)
+{
+	c->no_retain = true;
+	if (c->state == ISCSI_CONN_FFP && s->tgt && s->tgt->deleted && !c->async_sent) {
+		/* target removed: ask the initiator to log out (§11.9.1), drop it after a while */
+		iscsi_async_logout_send(c, ISCSI_TGT_GONE_GRACE_S);
+		reactor_timer_arm(c->reactor, &c->timer, ISCSI_TGT_GONE_GRACE_S * 1000u + 1000u);
+	} else {
+		iscsi_conn_close(c, "session closed");
+	}
+}
+
 static void sess_close_msg(struct reactor_msg *m)
 {
 	struct sess_msg *sm = container_of(m, struct sess_msg, m);
 	struct iscsi_sess *s = sm->s;
+	struct iscsi_conn *c, *tmp;
 
-	struct iscsi_conn *c = s->conn;
-
-	if (c && c->state == ISCSI_CONN_FFP && s->tgt && s->tgt->deleted && !c->async_sent) {
-		/* target removed: ask the initiator to log out (§11.9.1), drop it after a while */
-		iscsi_async_logout_send(c, ISCSI_TGT_GONE_GRACE_S);
-		reactor_timer_arm(c->reactor, &c->timer, ISCSI_TGT_GONE_GRACE_S * 1000u + 1000u);
-	} else if (c) {
-		iscsi_conn_close(c, "session closed");
+	list_for_each_entry_safe(c, tmp, &s->conns, sess_entry) {
+		if (sm->lun == UINT64_MAX || c->cid == sm->lun)
+			sess_close_conn(s, c);
+	}
+	list_for_each_entry_safe(c, tmp, &s->retained, sess_entry) {
+		if (sm->lun == UINT64_MAX || c->cid == sm->lun)
+			iscsi_sess_retain_end(c);
 	}
 	iscsi_sess_put(s);
 	free(sm);
@@ -57,9 +72,15 @@ static void sess_abort_lu_msg(struct reactor_msg *m)
 {
 	struct sess_msg *sm = container_of(m, struct sess_msg, m);
 	struct iscsi_sess *s = sm->s;
+	struct iscsi_conn *c;
 
-	if (s->conn && s->conn->state == ISCSI_CONN_FFP)
-		iscsi_tmf_abort_lun_before(s->conn, sm->lun, sm->gen);
+	/* tmf.c walks every connection of the session from any one of them */
+	list_for_each_entry(c, &s->conns, sess_entry) {
+		if (c->state == ISCSI_CONN_FFP) {
+			iscsi_tmf_abort_lun_before(c, sm->lun, sm->gen);
+			break;
+		}
+	}
 	iscsi_sess_put(s);
 	free(sm);
 }
@@ -85,10 +106,9 @@ static void sess_nexus_close(struct core_nexus *n, uint32_t cid, bool all)
 {
 	struct iscsi_sess *s = n->lld_priv;
 
-	(void)cid;
-	(void)all; /* one connection per session: closing it closes the session */
+	/* lun carries the CID to close, UINT64_MAX for all */
 	if (s)
-		sess_post(s, sess_close_msg, 0, 0);
+		sess_post(s, sess_close_msg, all ? UINT64_MAX : cid, 0);
 }
 
 static void sess_nexus_abort_lu(struct core_nexus *n, uint64_t lun)
@@ -108,28 +128,51 @@ static const struct core_nexus_ops iscsi_nexus_ops = {
 
 /* ---- table ---- */
 
-static bool sess_same_nexus(const struct iscsi_sess *s, struct core_target *tgt,
+/* The I_T nexus: initiator port (name + ISID) and target port (target + TPGT), RFC 7143 §4.4. */
+static bool sess_same_nexus(const struct iscsi_sess *s, struct core_target *tgt, uint16_t tpgt,
 			    const char *initiator, const uint8_t *isid)
 {
-	return !s->discovery && s->tgt == tgt && !memcmp(s->isid, isid, 6) &&
+	return !s->discovery && s->tgt == tgt && s->tpgt == tpgt && !memcmp(s->isid, isid, 6) &&
 	       !strcmp(s->initiator, initiator);
 }
 
-bool iscsi_sess_exists(struct iscsi_lld *lld, struct core_target *tgt, const char *initiator,
-		       const uint8_t *isid, uint16_t tsih)
+struct iscsi_sess *iscsi_sess_find(struct iscsi_lld *lld, struct core_target *tgt,
+				   uint16_t tpgt, const char *initiator, const uint8_t *isid,
+				   uint16_t tsih, bool *other_tpgt)
 {
+	struct iscsi_sess *s, *found = NULL;
+
+	*other_tpgt = false;
+	pthread_mutex_lock(&lld->lock);
+	list_for_each_entry(s, &lld->sessions, entry) {
+		if (s->tsih != tsih)
+			continue; /* a closing session is unlinked; conn_check refuses it meanwhile */
+		if (sess_same_nexus(s, tgt, tpgt, initiator, isid)) {
+			iscsi_sess_get(s);
+			found = s;
+			break;
+		}
+		if (sess_same_nexus(s, tgt, s->tpgt, initiator, isid))
+			*other_tpgt = true; /* the session lives in another portal group */
+	}
+	pthread_mutex_unlock(&lld->lock);
+	return found;
+}
+
+struct reactor *iscsi_sess_tsih_reactor(struct iscsi_lld *lld, uint16_t tsih)
+{
+	struct reactor *r = NULL;
 	struct iscsi_sess *s;
-	bool found = false;
 
 	pthread_mutex_lock(&lld->lock);
 	list_for_each_entry(s, &lld->sessions, entry) {
-		if (s->tsih == tsih && sess_same_nexus(s, tgt, initiator, isid)) {
-			found = true;
+		if (s->tsih == tsih && !s->discovery) {
+			r = s->reactor;
 			break;
 		}
 	}
 	pthread_mutex_unlock(&lld->lock);
-	return found;
+	return r;
 }
 
 /* lld->lock held. TSIH 0 is reserved (§11.12.3). */
@@ -159,10 +202,12 @@ static void sess_nop_msg(struct reactor_msg *m)
 {
 	struct sess_msg *sm = container_of(m, struct sess_msg, m);
 	struct iscsi_sess *s = sm->s;
-	struct iscsi_conn *c = s->conn;
 	unsigned int interval, count;
+	struct iscsi_conn *c;
 
-	if (c && c->state == ISCSI_CONN_FFP && s->tgt) {
+	list_for_each_entry(c, &s->conns, sess_entry) {
+		if (c->state != ISCSI_CONN_FFP || !s->tgt)
+			continue;
 		iscsi_target_nop(s->tgt, &interval, &count);
 		c->nop_interval_s = interval;
 		c->nop_count = count;
@@ -186,19 +231,26 @@ void iscsi_sess_nop_update(struct iscsi_lld *lld, struct core_target *tgt)
 	pthread_mutex_unlock(&lld->lock);
 }
 
+/* Links s (and unlinks the session it reinstates); *err -EUSERS at the target's max_sessions. */
 static struct iscsi_sess *sess_link(struct iscsi_sess *s, int *err)
 {
 	struct iscsi_lld *lld = s->lld;
 	struct iscsi_sess *old = NULL, *pos;
+	uint32_t max = s->p.v[ISCSI_PARAM_MAX_SESSIONS], nr = 0;
 
 	pthread_mutex_lock(&lld->lock);
 	if (!s->discovery) {
 		list_for_each_entry(pos, &lld->sessions, entry) {
-			if (sess_same_nexus(pos, s->tgt, s->initiator, s->isid)) {
+			if (!pos->discovery && pos->tgt == s->tgt)
+				nr++;
+			if (!old && sess_same_nexus(pos, s->tgt, s->tpgt, s->initiator, s->isid))
 				old = pos;
-				break;
-			}
 		}
+	}
+	if (!old && max && nr >= max) {
+		pthread_mutex_unlock(&lld->lock);
+		*err = -EUSERS;
+		return NULL;
 	}
 	if (old) {
 		list_del(&old->entry);
@@ -235,6 +287,7 @@ static int sess_nexus_setup(struct iscsi_sess *s, struct iscsi_conn *c)
 	if (ret < 0)
 		return ret;
 	s->nexus->lld_priv = s;
+	s->nexus->tpgt = s->tpgt;
 	if (s->alias[0])
 		str_copy(s->nexus->alias, s->alias, sizeof(s->nexus->alias));
 	off = 0;
@@ -265,16 +318,19 @@ int iscsi_sess_create(struct iscsi_conn *c, struct core_target *tgt, const char 
 	str_copy(s->initiator, initiator, sizeof(s->initiator));
 	str_copy(s->alias, alias ? alias : "", sizeof(s->alias));
 	memcpy(s->isid, isid, 6);
+	s->tpgt = c->tpgt;
 	s->p = *p;
 	s->exp_cmd_sn = exp_cmd_sn;
 	s->queue_cmd = p->v[ISCSI_PARAM_MAX_QUEUE_CMD];
 	s->max_cmd_sn = exp_cmd_sn - 1 + s->queue_cmd;
 	list_init(&s->pending);
+	list_init(&s->conns);
+	list_init(&s->retained);
 	list_init(&s->entry);
 	old = sess_link(s, &ret);
 	if (old) {
 		iscsi_conn_log(c, LOG_LVL_INFO, "reinstating session %u", old->tsih);
-		sess_post(old, sess_close_msg, 0, 0);
+		sess_post(old, sess_close_msg, UINT64_MAX, 0);
 		iscsi_sess_put(old);
 	}
 	if (ret < 0)
@@ -288,7 +344,9 @@ int iscsi_sess_create(struct iscsi_conn *c, struct core_target *tgt, const char 
 			goto err_free;
 		}
 	}
-	s->conn = c;
+	list_add_tail(&c->sess_entry, &s->conns);
+	s->nr_conns = 1;
+	s->nr_attached = 1;
 	c->sess = s;
 	return 0;
 
@@ -297,12 +355,199 @@ err_free:
 	return ret;
 }
 
-void iscsi_sess_conn_gone(struct iscsi_sess *s)
+/* ---- connections of a session ---- */
+
+uint16_t iscsi_sess_conn_check(struct iscsi_sess *s, uint16_t cid)
 {
-	s->closing = true;
-	sess_unlink(s);
-	if (s->nexus && s->conn)
-		core_nexus_conn_del(s->nexus, s->conn->cid);
+	unsigned int max = MIN(s->p.v[ISCSI_PARAM_MAX_CONNECTIONS], (uint32_t)CORE_NEXUS_MAX_CONN);
+
+	if (s->closing || s->discovery)
+		return ISCSI_LOGIN_NO_SESSION;
+	/* a login with the CID of a live connection reinstates it (§6.3.4): no new slot */
+	if (iscsi_sess_conn_find(s, cid))
+		return ISCSI_LOGIN_OK;
+	return s->nr_conns < max ? ISCSI_LOGIN_OK : ISCSI_LOGIN_TOO_MANY_CONNS;
+}
+
+int iscsi_sess_conn_add(struct iscsi_sess *s, struct iscsi_conn *c)
+{
+	struct iscsi_conn *old, *tmp;
+	char addr[64];
+
+	if (s->reactor != c->reactor || iscsi_sess_conn_check(s, c->cid))
+		return -EBUSY;
+	iscsi_sess_get(s);
+	c->sess = s;
+	list_add_tail(&c->sess_entry, &s->conns);
+	s->nr_conns++;
+	s->nr_attached++;
+	list_for_each_entry_safe(old, tmp, &s->conns, sess_entry) {
+		if (old != c && old->cid == c->cid) {
+			iscsi_conn_log(c, LOG_LVL_INFO, "event=conn_reinstate cid=%u", c->cid);
+			iscsi_conn_close(old, "connection reinstated");
+		}
+	}
+	iscsi_sockaddr_str((struct sockaddr *)&c->peer, addr, sizeof(addr), false);
+	if (s->nexus)
+		core_nexus_conn_add(s->nexus, c->cid, addr);
+	return 0;
+}
+
+struct iscsi_conn *iscsi_sess_conn_find(struct iscsi_sess *s, uint16_t cid)
+{
+	struct iscsi_conn *c;
+
+	list_for_each_entry(c, &s->conns, sess_entry) {
+		if (c->cid == cid && c->state == ISCSI_CONN_FFP)
+			return c;
+	}
+	return NULL;
+}
+
+struct iscsi_task *iscsi_sess_find_itt(struct iscsi_sess *s, uint32_t itt)
+{
+	struct iscsi_conn *c;
+	struct iscsi_task *t;
+
+	list_for_each_entry(c, &s->conns, sess_entry) {
+		if (c->nr_tasks && (t = iscsi_task_find_itt(c, itt)))
+			return t;
+	}
+	return NULL;
+}
+
+void iscsi_sess_close_conns(struct iscsi_sess *s, struct iscsi_conn *keep, const char *why)
+{
+	struct iscsi_conn *c, *tmp;
+
+	list_for_each_entry_safe(c, tmp, &s->conns, sess_entry) {
+		if (c != keep) {
+			c->no_retain = true;
+			iscsi_conn_close(c, why);
+		}
+	}
+	list_for_each_entry_safe(c, tmp, &s->retained, sess_entry)
+		iscsi_sess_retain_end(c);
+}
+
+/* The failed connection's pending tasks leave, their CmdSNs stay taken (no gap forever). */
+static void sess_skip_add(struct iscsi_sess *s, uint32_t cmd_sn)
+{
+	if (s->nr_skip < ISCSI_MAX_QUEUE_CMD)
+		s->skip[s->nr_skip++] = cmd_sn;
+}
+
+static bool sess_skip_take(struct iscsi_sess *s, uint32_t cmd_sn)
+{
+	for (unsigned int i = 0; i < s->nr_skip; i++) {
+		if (s->skip[i] == cmd_sn) {
+			s->skip[i] = s->skip[--s->nr_skip];
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Tasks of other connections that wait on a TMF of c must not point at it any more. */
+static void sess_tmf_forget_in(struct list_head *conns, struct iscsi_conn *c)
+{
+	struct iscsi_conn *o;
+	struct iscsi_task *t;
+
+	list_for_each_entry(o, conns, sess_entry) {
+		list_for_each_entry(t, &o->tasks, entry) {
+			if (t->tmf && t->tmf->conn == c) {
+				t->tmf = NULL;
+				t->reassign = false;
+			}
+		}
+	}
+}
+
+static void sess_tmf_forget(struct iscsi_sess *s, struct iscsi_conn *c)
+{
+	sess_tmf_forget_in(&s->conns, c);
+	sess_tmf_forget_in(&s->retained, c);
+}
+
+/* ---- ERL 2: tasks of a failed connection wait for TASK REASSIGN (§7.1.4, §11.5.1) ---- */
+
+bool iscsi_sess_conn_retain(struct iscsi_sess *s, struct iscsi_conn *c)
+{
+	return !s->discovery && !s->closing && !c->no_retain && c->nr_tasks &&
+	       c->state == ISCSI_CONN_CLOSED && s->p.v[ISCSI_PARAM_ERL] >= 2 &&
+	       s->p.v[ISCSI_PARAM_TIME2RETAIN] && !atomic_load(&s->lld->shutting_down);
+}
+
+void iscsi_sess_retain_end(struct iscsi_conn *c)
+{
+	struct iscsi_sess *s = c->sess;
+	struct iscsi_task *t, *tmp;
+
+	if (!c->retained)
+		return;
+	c->retained = false;
+	reactor_timer_cancel(c->reactor, &c->timer);
+	list_del(&c->sess_entry);
+	list_init(&c->sess_entry);
+	s->nr_retained--;
+	list_for_each_entry_safe(t, tmp, &c->tasks, entry) {
+		if (t->reassign && t->tmf) /* a TASK REASSIGN waited for it in vain */
+			((struct iscsi_tmf_hdr *)t->tmf->out.hdr)->response = ISCSI_TMF_RSP_NO_TASK;
+		t->reassign = false;
+		if (t->state == ISCSI_TASK_CORE) {
+			t->aborted = true;
+			t->cmd.aborted = true;
+		} else {
+			iscsi_task_release(t);
+		}
+	}
+	if (!s->nr_conns && !s->nr_retained && !s->closing) {
+		s->closing = true;
+		sess_unlink(s);
+	}
+	iscsi_conn_maybe_free(c);
+}
+
+void iscsi_sess_task_retained(struct iscsi_task *t)
+{
+	if (t->reassign && t->tmf)
+		iscsi_tmf_reassign_done(t);
+}
+
+void iscsi_sess_conn_gone(struct iscsi_sess *s, struct iscsi_conn *c)
+{
+	struct iscsi_task *t, *tmp;
+
+	list_del(&c->sess_entry);
+	list_init(&c->sess_entry);
+	s->nr_conns--;
+	sess_tmf_forget(s, c);
+	if (c->retained) {
+		list_add_tail(&c->sess_entry, &s->retained);
+		s->nr_retained++;
+	}
+	list_for_each_entry_safe(t, tmp, &s->pending, entry) {
+		if (t->conn != c && s->nr_conns)
+			continue;
+		if (s->nr_conns)
+			sess_skip_add(s, t->cmd_sn);
+		iscsi_task_release(t);
+	}
+	if (s->nexus)
+		core_nexus_conn_del(s->nexus, c->cid);
+	if (!s->nr_conns && !s->nr_retained) {
+		s->closing = true;
+		sess_unlink(s);
+	} else if (s->nr_conns) {
+		iscsi_sess_deliver_pending(s);
+	}
+}
+
+void iscsi_sess_conn_free(struct iscsi_sess *s)
+{
+	if (--s->nr_attached == 0)
+		iscsi_sess_release(s);
 }
 
 void iscsi_sess_release(struct iscsi_sess *s)
@@ -316,7 +561,6 @@ void iscsi_sess_release(struct iscsi_sess *s)
 		core_target_put(s->tgt);
 		s->tgt = NULL;
 	}
-	s->conn = NULL;
 }
 
 /* ---- CmdSN window (§4.2.2.1) ---- */
@@ -346,9 +590,20 @@ void iscsi_sess_cmd_sn_advance(struct iscsi_sess *s)
 
 void iscsi_sess_deliver_pending(struct iscsi_sess *s)
 {
-	while (!list_empty(&s->pending) && s->conn) {
-		struct iscsi_task *t = list_first_entry(&s->pending, struct iscsi_task, entry);
+	while (s->nr_conns) {
+		struct iscsi_task *t;
 
+		if (s->nr_skip && sess_skip_take(s, s->exp_cmd_sn)) {
+			s->exp_cmd_sn++;
+			continue;
+		}
+		if (list_empty(&s->pending))
+			break;
+		t = list_first_entry(&s->pending, struct iscsi_task, entry);
+		if (sn_lt(t->cmd_sn, s->exp_cmd_sn)) {
+			iscsi_task_release(t); /* its CmdSN was skipped meanwhile */
+			continue;
+		}
 		if (t->cmd_sn != s->exp_cmd_sn)
 			break;
 		list_del(&t->entry);

@@ -641,6 +641,40 @@ static void test_conn_reject_and_nop(void **state)
 	assert_memory_equal(h->data, ping, sizeof(ping));
 }
 
+/* The login answers the portal group of the portal the connection reached; portals of a
+ * group make one target port; the last one deleted takes the port away. */
+static void test_conn_login_tpgt_of_portal(void **state)
+{
+	struct h *h = *state;
+	struct sockaddr_in here = { .sin_family = AF_INET, .sin_port = htons(h->port) };
+	struct sockaddr_in any = { .sin_family = AF_INET, .sin_port = htons(h->port) };
+	struct sockaddr_storage ss = { 0 };
+	uint16_t ports[4];
+
+	here.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(iscsi_portal_add(h->lld, (struct sockaddr *)&here, sizeof(here), 0),
+			 -EINVAL);
+	assert_int_equal(iscsi_portal_add(h->lld, (struct sockaddr *)&here, sizeof(here), 7), 0);
+	assert_int_equal(iscsi_portal_add(h->lld, (struct sockaddr *)&any, sizeof(any), 9), 0);
+	login_normal(h, "\0");
+	assert_string_equal(rsp_key(h, "TargetPortalGroupTag"), "7");
+	assert_int_equal(core_root_ports(h->root, ports, 4), 2);
+	assert_int_equal(ports[0], 7);
+	assert_int_equal(ports[1], 9);
+	/* exact address first, then a wildcard portal on that port, else group 1 */
+	memcpy(&ss, &here, sizeof(here));
+	assert_int_equal(iscsi_lld_portal_tpgt(h->lld, &ss), 7);
+	((struct sockaddr_in *)&ss)->sin_addr.s_addr = htonl(0x7f000002);
+	assert_int_equal(iscsi_lld_portal_tpgt(h->lld, &ss), 9);
+	((struct sockaddr_in *)&ss)->sin_port = htons(1);
+	assert_int_equal(iscsi_lld_portal_tpgt(h->lld, &ss), 1);
+	assert_int_equal(iscsi_portal_del(h->lld, (struct sockaddr *)&here, sizeof(here)), 0);
+	assert_int_equal(iscsi_portal_del(h->lld, (struct sockaddr *)&here, sizeof(here)),
+			 -ENOENT);
+	assert_int_equal(core_root_ports(h->root, ports, 4), 1);
+	assert_int_equal(ports[0], 9);
+}
+
 static void test_conn_sendtargets(void **state)
 {
 	struct h *h = *state;
@@ -648,7 +682,8 @@ static void test_conn_sendtargets(void **state)
 	uint8_t bhs[ISCSI_BHS_LEN];
 	char want[64];
 
-	assert_int_equal(iscsi_portal_add(h->lld, (struct sockaddr *)&any, sizeof(any)), 0);
+	assert_int_equal(iscsi_portal_add(h->lld, (struct sockaddr *)&any, sizeof(any), 1),
+			 0);
 	h_connect(h);
 	assert_int_equal(login_pdu(h, OPNEG_FFP, "InitiatorName=" INI_NAME
 				   "\0SessionType=Discovery\0MaxBurstLength=512\0\0", 0), 0);
@@ -982,6 +1017,71 @@ static void test_conn_logout(void **state)
 	assert_int_equal(core_target_nexus_count(h->tgt), 0);
 }
 
+/* A second connection (CID cid) joining the session with tsih: the Login status. */
+static uint16_t join_pdu(struct h *h, uint16_t tsih, uint16_t cid)
+{
+	static const char text[] = "InitiatorName=" INI_NAME "\0TargetName=" TGT_NAME "\0\0";
+	uint8_t bhs[ISCSI_BHS_LEN];
+	struct iscsi_login_hdr *l = (struct iscsi_login_hdr *)bhs;
+	uint32_t cmd_sn = h->cmd_sn;
+
+	h_connect(h);
+	h->cmd_sn = cmd_sn;
+	h->exp_stat_sn = 0;
+	iscsi_bhs_init((struct iscsi_bhs *)bhs, ISCSI_OP_LOGIN_REQ | ISCSI_OP_IMMEDIATE, OPNEG_FFP,
+		       0, h->itt++);
+	memcpy(l->isid, "\x80\x12\x34\x56\x00\x01", 6);
+	put_be16(l->tsih, tsih);
+	put_be16(l->cid, cid);
+	put_be32(l->sn24, h->cmd_sn);
+	send_pdu(h, bhs, text, text_len(text));
+	recv_pdu(h);
+	assert_int_equal(h->rsp[0] & ISCSI_OP_MASK, ISCSI_OP_LOGIN_RSP);
+	h->exp_stat_sn = get_be32(h->rsp + 24) + 1;
+	return get_be16(h->rsp + 36);
+}
+
+static void test_conn_mcs_join(void **state)
+{
+	static const uint8_t tur[16];
+	struct h *h = *state;
+	int fd_a, fd_b;
+	uint16_t tsih;
+
+	login_normal(h, "MaxConnections=2\0\0");
+	assert_non_null(rsp_key(h, "MaxConnections"));
+	assert_string_equal(rsp_key(h, "MaxConnections"), "2");
+	tsih = get_be16(h->rsp + 14);
+	scsi_cmd(h, ISCSI_FLAG_FINAL, tur, 0, NULL, 0, 0x4ff, h->cmd_sn++); /* POWER ON UA */
+	recv_pdu(h);
+	fd_a = h->fd;
+	h->fd = -1;
+	assert_int_equal(join_pdu(h, tsih, 1), ISCSI_LOGIN_OK);
+	assert_int_equal(get_be16(h->rsp + 14), tsih);
+	assert_null(rsp_key(h, "MaxConnections")); /* not offered: leading-only key */
+	/* the next CmdSN of the session, on the second connection */
+	scsi_cmd(h, ISCSI_FLAG_FINAL, tur, 0, NULL, 0, 0x500, h->cmd_sn++);
+	recv_pdu(h);
+	assert_int_equal(h->rsp[0], ISCSI_OP_SCSI_RSP);
+	assert_int_equal(h->rsp[3], SAM_STAT_GOOD);
+	assert_int_equal(get_be32(h->rsp + 28), h->cmd_sn); /* ExpCmdSN of the session */
+	fd_b = h->fd;
+	h->fd = -1;
+	assert_int_equal(join_pdu(h, tsih, 2), ISCSI_LOGIN_TOO_MANY_CONNS); /* MaxConnections=2 */
+	h->fd = -1;
+	assert_int_equal(join_pdu(h, (uint16_t)(tsih + 1), 2), ISCSI_LOGIN_NO_SESSION);
+	close(fd_b);
+	for (int i = 0; i < 50; i++) /* B gone: A still serves the session */
+		reactor_run_once(h->r, 1);
+	assert_int_equal(core_target_nexus_count(h->tgt), 1);
+	close(h->fd);
+	h->fd = fd_a;
+	scsi_cmd(h, ISCSI_FLAG_FINAL, tur, 0, NULL, 0, 0x501, h->cmd_sn++);
+	recv_pdu(h);
+	assert_int_equal(h->rsp[0], ISCSI_OP_SCSI_RSP);
+	assert_int_equal(h->rsp[3], SAM_STAT_GOOD);
+}
+
 struct shutdown_arg {
 	struct iscsi_lld *lld;
 	atomic_bool done;
@@ -1021,6 +1121,69 @@ static void test_conn_shutdown_async_logout(void **state)
 	assert_int_equal(iscsi_lld_conn_count(h->lld), 0);
 }
 
+/* ERL 1 (recovery.c): a Data-Out with a bad data digest is rejected, the rest of its sequence
+ * dropped, and a recovery R2T asks again from the first missing byte; a Status SNACK sends
+ * the last response again with its StatSN. */
+static void test_conn_erl1_recovery_r2t_and_status_snack(void **state)
+{
+	struct h *h = *state;
+	uint32_t len = 16384, ttt, stat_sn;
+	uint8_t *buf = malloc(len), cdb[16], bhs[ISCSI_BHS_LEN], first[ISCSI_BHS_LEN];
+
+	for (uint32_t i = 0; i < len; i++)
+		buf[i] = (uint8_t)(i * 13 + 1);
+	assert_int_equal(iscsi_target_param_set(h->tgt, "ErrorRecoveryLevel", "1"), 0);
+	login_ready(h, "DataDigest=CRC32C\0ErrorRecoveryLevel=1\0InitialR2T=Yes\0"
+			"ImmediateData=No\0MaxRecvDataSegmentLength=4096\0\0");
+	/* ERL 1 shows in what follows: a recovery R2T instead of CHECK CONDITION */
+	cdb10(cdb, 0x2a, 16, (uint16_t)(len / 512));
+	scsi_cmd(h, ISCSI_CMD_WRITE | ISCSI_FLAG_FINAL, cdb, len, NULL, 0, 0x20, h->cmd_sn++);
+	recv_pdu(h);
+	assert_int_equal(h->rsp[0], ISCSI_OP_R2T);
+	ttt = get_be32(h->rsp + 20);
+	assert_int_equal(get_be32(h->rsp + 36), 0);
+	data_out(h, 0x20, ttt, 0, 0, buf, 4096, false);
+	h->dd = false; /* PDU 1: a zero digest */
+	data_out(h, 0x20, ttt, 1, 4096, buf, 4096, false);
+	write_all(h->fd, "\0\0\0\0", 4);
+	h->dd = true;
+	data_out(h, 0x20, ttt, 2, 8192, buf, 4096, false);  /* dropped */
+	data_out(h, 0x20, ttt, 3, 12288, buf, 4096, true);  /* dropped, ends the sequence */
+	recv_pdu(h);
+	assert_int_equal(h->rsp[0], ISCSI_OP_REJECT);
+	assert_int_equal(h->rsp[2], ISCSI_REJECT_DATA_DIGEST);
+	recv_pdu(h);
+	assert_int_equal(h->rsp[0], ISCSI_OP_R2T);
+	assert_int_equal(get_be32(h->rsp + 36), 1);     /* R2TSN */
+	assert_int_equal(get_be32(h->rsp + 40), 4096);  /* from the lost PDU on */
+	assert_int_equal(get_be32(h->rsp + 44), 12288);
+	ttt = get_be32(h->rsp + 20);
+	for (uint32_t sn = 0, off = 4096; off < len; sn++, off += 4096)
+		data_out(h, 0x20, ttt, sn, off, buf, 4096, off + 4096 == len);
+	recv_pdu(h);
+	assert_int_equal(h->rsp[0], ISCSI_OP_SCSI_RSP);
+	assert_int_equal(h->rsp[3], SAM_STAT_GOOD);
+	assert_memory_equal(disk + 16 * 512, buf, len);
+	memcpy(first, h->rsp, ISCSI_BHS_LEN);
+	stat_sn = get_be32(h->rsp + 24);
+	/* Status SNACK for that response */
+	iscsi_bhs_init((struct iscsi_bhs *)bhs, ISCSI_OP_SNACK, ISCSI_FLAG_FINAL | 1, 0,
+		       ISCSI_RSVD_TAG);
+	put_be32(bhs + 28, stat_sn);
+	put_be32(bhs + 40, stat_sn);
+	put_be32(bhs + 44, 1);
+	send_pdu(h, bhs, NULL, 0);
+	recv_pdu(h);
+	assert_memory_equal(h->rsp, first, 28);
+	/* one past what was sent: Reject */
+	put_be32(bhs + 40, stat_sn + 1);
+	send_pdu(h, bhs, NULL, 0);
+	recv_pdu(h);
+	assert_int_equal(h->rsp[0], ISCSI_OP_REJECT);
+	assert_int_equal(h->rsp[2], ISCSI_REJECT_PROTOCOL);
+	free(buf);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, h_setup, h_teardown)
@@ -1032,6 +1195,7 @@ int main(void)
 		T(test_conn_read_residuals),
 		T(test_conn_cmdsn_window),
 		T(test_conn_reject_and_nop),
+		T(test_conn_login_tpgt_of_portal),
 		T(test_conn_sendtargets),
 		T(test_conn_sendtargets_normal_session),
 		T(test_conn_target_nop_ping),
@@ -1041,8 +1205,10 @@ int main(void)
 		T(test_conn_tmf_functions),
 		T(test_conn_abort_task_plugs_cmdsn_gap),
 		T(test_conn_session_reinstatement),
+		T(test_conn_mcs_join),
 		T(test_conn_logout),
 		T(test_conn_shutdown_async_logout),
+		T(test_conn_erl1_recovery_r2t_and_status_snack),
 	};
 
 	log_setup("test_conn", true, LOG_LVL_WARN);

@@ -166,7 +166,7 @@ static void test_param_numeric_min_max(void **state)
 	assert_string_equal(offer(f, OP, "DefaultTime2Wait", "0", NULL), "2");
 	assert_string_equal(offer(f, OP, "DefaultTime2Retain", "0x0", NULL), "0");
 	assert_string_equal(offer(f, OP, "ErrorRecoveryLevel", "2", NULL), "0");
-	assert_string_equal(offer(f, OP, "MaxConnections", "4", NULL), "1");
+	assert_string_equal(offer(f, OP, "MaxConnections", "4", NULL), "4");
 }
 
 static void test_param_numeric_reject(void **state)
@@ -357,7 +357,7 @@ static void test_param_target_show_order(void **state)
 				 58), 0);
 	assert_non_null(strstr(s.text, "HeaderDigest=None,CRC32C\n"));
 	assert_non_null(strstr(s.text, "InitialR2T=No\n"));
-	assert_non_null(strstr(s.text, "OFMarkInt=Reject\nIFMarkInt=Reject\nMaxConnections=1\n"));
+	assert_non_null(strstr(s.text, "OFMarkInt=Reject\nIFMarkInt=Reject\nMaxConnections=8\n"));
 	assert_non_null(strstr(s.text, "MaxQueueCmd=128\n"));
 	assert_true(strstr(s.text, "MaxXmitDataSegmentLength") < strstr(s.text, "MaxQueueCmd"));
 }
@@ -379,7 +379,8 @@ static void test_param_target_set(void **state)
 	assert_int_equal(iscsi_params_set(&p, "MaxQueueCmd", "0"), -EINVAL);
 	assert_int_equal(iscsi_params_set(&p, "MaxQueueCmd", "513"), -EINVAL);
 	assert_int_equal(iscsi_params_set(&p, "MaxBurstLength", "511"), -EINVAL);
-	assert_int_equal(iscsi_params_set(&p, "ErrorRecoveryLevel", "1"), -EINVAL);
+	assert_int_equal(iscsi_params_set(&p, "ErrorRecoveryLevel", "3"), -EINVAL);
+	assert_int_equal(iscsi_params_set(&p, "ErrorRecoveryLevel", "2"), 0);
 	assert_int_equal(iscsi_params_set(&p, "HeaderDigest", "MD5"), -EINVAL);
 	assert_int_equal(iscsi_params_set(&p, "OFMarkInt", "1"), -EINVAL);
 	assert_int_equal(iscsi_params_set(&p, "NoSuchKey", "1"), -ENOENT);
