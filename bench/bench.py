@@ -145,7 +145,7 @@ class Utgt:
         self.adm("--mode", "target", "--op", "new", "--tid", "1", "--targetname", UTGT_IQN)
         self.lun(1, path)
         self.lun(2, "null", "null")
-        if drivers:
+        if drivers is True:
             self.driver_luns = {"io_uring": 1, "null": 2}
             for lun, (drv, flags) in enumerate([("rdwr", None), ("aio", None),
                                                 ("aio", "direct"), ("io_uring", "direct")], 3):
@@ -154,16 +154,28 @@ class Utgt:
                     self.driver_luns[name] = lun
                 else:
                     log("%s: no %s LUN (%s)" % (self.name, name, "refused by the daemon"))
+        elif drivers:
+            # --drivers: one LUN per spec NAME[/direct][:BSOPTS], named after the spec
+            for lun, spec in enumerate(drivers, 3):
+                head, _, bsopts = spec.partition(":")
+                drv, _, flags = head.partition("/")
+                where = "null" if drv == "null" else path
+                if self.lun(lun, where, drv, flags or None, bsopts or None, check=False):
+                    self.driver_luns[spec] = lun
+                else:
+                    log("%s: no %s LUN (refused by the daemon)" % (self.name, spec))
         self.adm("--mode", "target", "--op", "bind", "--tid", "1", "--initiator-address", "ALL")
         return self
 
-    def lun(self, lun, path, bstype=None, flags=None, check=True):
+    def lun(self, lun, path, bstype=None, flags=None, bsopts=None, check=True):
         args = ["--mode", "logicalunit", "--op", "new", "--tid", "1", "--lun", str(lun),
                 "--backing-store", path]
         if bstype:
             args += ["--bstype", bstype]
         if flags:
             args += ["--bsoflags", flags]
+        if bsopts:
+            args += ["--bsopts", bsopts]
         return self.adm(*args, check=check).returncode == 0
 
     def url(self, lun):
@@ -438,7 +450,8 @@ class Bench:
         self.utgt = {}
         for n in a.reactors:
             name = "utgt" if n == a.reactors[-1] else "utgt-%dr" % n
-            d = Utgt(a.build, a.out, n, name).start(path, drivers=(name == "utgt"))
+            d = Utgt(a.build, a.out, n, name).start(
+                path, drivers=(a.drivers or True) if name == "utgt" else False)
             self.daemons.append(d)
             self.utgt[n] = d
         self.main_utgt = self.utgt[a.reactors[-1]]
@@ -533,6 +546,10 @@ def main():
     p.add_argument("--reps", type=int, default=3, help="repetitions of each cell")
     p.add_argument("--reactors", default="1-%d" % NPROC, help="utgtd --threads values, e.g. 1-2")
     p.add_argument("--sections", default="ceiling,main,scale,driver")
+    p.add_argument("--drivers", default=None,
+                   help="driver section LUNs, ';'-separated NAME[/direct][:BSOPTS] (e.g. "
+                   "'io_uring;io_uring:sqpoll=1;aio/direct;null'); default: io_uring, null, "
+                   "rdwr, aio, aio/direct, io_uring/direct")
     p.add_argument("--lun-size", type=int, default=1 << 30)
     p.add_argument("--span", type=int, default=1 << 30, help="bytes covered by random I/O")
     p.add_argument("--shm", default="/dev/shm", help="directory of the backing file")
@@ -548,6 +565,7 @@ def main():
     lo, _, hi = a.reactors.partition("-")
     a.reactors = list(range(int(lo), int(hi or lo) + 1))
     a.sections = a.sections.split(",")
+    a.drivers = [d for d in (a.drivers or "").split(";") if d]
     a.out = a.out or os.path.join(a.build, "bench")
     a.version = git_version()
     import report                  # bench/report.py: tables, CSV of medians, plot

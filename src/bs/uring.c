@@ -12,6 +12,12 @@
  *                  BLKDISCARD (block devices, synchronous) -> done
  * A FUA fallocate step ends with an fsync. Without a ring (or an SQE), the rest of the work
  * runs synchronously and completes through reactor_defer.
+ *
+ * --bsopts sqpoll=1 (kernel submission thread) and fixed=1 (registered file) give the LU a
+ * ring of its own instead: the reactor ring is shared by every LU of the reactor, so neither
+ * its SQPOLL thread nor its file table could be chosen per LU. Reactors submit to that ring
+ * under a mutex (with SQPOLL usually without a system call) and a per-LU completion thread
+ * runs the steps above, handing each result back to the command's reactor.
  */
 #include "bs/bs_int.h"
 
@@ -19,12 +25,35 @@
 #include <liburing.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#define BS_URING_LU_ENTRIES 256       /* SQ entries of a per-LU ring (CQ: 4x) */
+#define BS_URING_IDLE_MAX   60000u
+#define BS_URING_NO_CPU     UINT64_MAX
+
+struct bs_uring_opts {
+	bool sqpoll;
+	bool fixed;              /* registered file (index 0) */
+	uint64_t sqpoll_cpu;     /* BS_URING_NO_CPU: not pinned */
+	uint64_t sqpoll_idle_ms;
+	bool idle_set;
+};
+
+/* A per-LU ring (sqpoll=1 or fixed=1), from open to close. */
+struct bs_uring_ring {
+	struct io_uring ring;
+	pthread_mutex_t sq_lock;  /* reactors and the completion thread submit */
+	pthread_t thread;         /* completion thread */
+};
+
 struct bs_uring_lu {
 	struct bs_file file;     /* set by open (management thread), read by submit */
+	struct bs_uring_opts opts;
+	struct bs_uring_ring *ring;  /* NULL: the reactor's ring */
 };
 
 static void bs_uring_rw_next(struct scsi_cmd *cmd);
@@ -37,9 +66,64 @@ static const struct bs_file *bs_uring_file(const struct scsi_cmd *cmd)
 	return &ul->file;
 }
 
+static struct bs_uring_ring *bs_uring_ring(const struct scsi_cmd *cmd)
+{
+	const struct bs_uring_lu *ul = bs_priv(cmd->lu);
+
+	return ul->ring;
+}
+
+/*
+ * A free SQE for cmd's next step, or NULL. With a per-LU ring the ring's lock is held from here
+ * to bs_uring_commit (or released here on NULL).
+ */
 static struct io_uring_sqe *bs_uring_sqe(struct scsi_cmd *cmd, reactor_io_fn fn)
 {
-	return reactor_sqe_get(cmd->reactor, bs_cmd_rio(cmd), fn);
+	struct bs_uring_ring *ur = bs_uring_ring(cmd);
+	struct io_uring_sqe *sqe;
+
+	if (!ur)
+		return reactor_sqe_get(cmd->reactor, bs_cmd_rio(cmd), fn);
+	pthread_mutex_lock(&ur->sq_lock);
+	sqe = io_uring_get_sqe(&ur->ring);
+	if (!sqe) {
+		io_uring_submit(&ur->ring);
+		sqe = io_uring_get_sqe(&ur->ring);
+	}
+	if (!sqe) {
+		pthread_mutex_unlock(&ur->sq_lock);
+		return NULL;
+	}
+	bs_cmd_rio(cmd)->fn = fn;
+	io_uring_sqe_set_data(sqe, bs_cmd_rio(cmd));
+	return sqe;
+}
+
+/* Hands a prepared SQE over: the reactor submits its ring before it sleeps, a per-LU ring now
+ * (with SQPOLL only a tail update, unless the kernel thread sleeps). */
+static void bs_uring_commit(struct scsi_cmd *cmd, struct io_uring_sqe *sqe)
+{
+	const struct bs_uring_lu *ul = bs_priv(cmd->lu);
+	struct bs_uring_ring *ur = ul->ring;
+	int ret;
+
+	if (!ur)
+		return;
+	if (ul->opts.fixed) {
+		sqe->fd = 0;
+		sqe->flags |= IOSQE_FIXED_FILE;
+	}
+	ret = io_uring_submit(&ur->ring);
+	pthread_mutex_unlock(&ur->sq_lock);
+	if (ret < 0)
+		log_err("bs io_uring: lun %llu: io_uring_submit: %s",
+			(unsigned long long)cmd->lu->lun, strerror(-ret));
+}
+
+/* True on a per-LU ring's completion thread, false on the command's reactor. */
+static bool bs_uring_other_thread(const struct scsi_cmd *cmd)
+{
+	return bs_uring_ring(cmd) && reactor_self() != cmd->reactor;
 }
 
 /* No ring or no SQE: does the rest of the work (rest) now and completes cmd later. */
@@ -47,13 +131,19 @@ static void bs_uring_sync(struct scsi_cmd *cmd, const struct core_io *rest)
 {
 	int64_t res = bs_sync_exec(cmd->lu->fd, bs_uring_file(cmd), rest);
 
-	bs_cmd_complete_later(cmd, res < 0 ? res : (int64_t)cmd->io.length, false);
+	bs_cmd_complete_later(cmd, res < 0 ? res : (int64_t)cmd->io.length,
+			      bs_uring_other_thread(cmd));
 }
 
 static void bs_uring_finish(struct scsi_cmd *cmd, int res)
 {
+	int64_t r = res < 0 ? res : (int64_t)cmd->io.length;
+
 	/* Last touch of cmd: done may resubmit it or complete it. */
-	cmd->io.done(cmd, res < 0 ? res : (int64_t)cmd->io.length);
+	if (bs_uring_other_thread(cmd))
+		bs_cmd_complete_later(cmd, r, true);
+	else
+		cmd->io.done(cmd, r);
 }
 
 /* ---- reads, writes and zero writes: loop until the whole range is transferred ---- */
@@ -100,19 +190,18 @@ static void bs_uring_rw_next(struct scsi_cmd *cmd)
 		bs_uring_sync(cmd, &rest);
 		return;
 	}
-	if (io->op == CORE_IO_READ) {
+	if (io->op == CORE_IO_READ)
 		io_uring_prep_read(sqe, cmd->lu->fd, (uint8_t *)io->buf + done,
 				   (unsigned int)MIN(left, BS_IO_CHUNK_MAX), io->offset + done);
-		return;
-	}
-	if (io->op == CORE_IO_WRITE)
+	else if (io->op == CORE_IO_WRITE)
 		io_uring_prep_write(sqe, cmd->lu->fd, (uint8_t *)io->buf + done,
 				    (unsigned int)MIN(left, BS_IO_CHUNK_MAX), io->offset + done);
 	else
 		io_uring_prep_write(sqe, cmd->lu->fd, bs_zero_buf,
 				    (unsigned int)MIN(left, BS_ZERO_BUF_LEN), io->offset + done);
-	if (io->flags & CORE_IO_FUA)
+	if (io->op != CORE_IO_READ && (io->flags & CORE_IO_FUA))
 		sqe->rw_flags = RWF_DSYNC;
+	bs_uring_commit(cmd, sqe);
 }
 
 /* ---- flush ---- */
@@ -127,10 +216,12 @@ static void bs_uring_fsync(struct scsi_cmd *cmd)
 	struct io_uring_sqe *sqe = bs_uring_sqe(cmd, bs_uring_fsync_done);
 	const struct core_io flush = { .op = CORE_IO_FLUSH };
 
-	if (sqe)
-		io_uring_prep_fsync(sqe, cmd->lu->fd, IORING_FSYNC_DATASYNC);
-	else
+	if (!sqe) {
 		bs_uring_sync(cmd, &flush);
+		return;
+	}
+	io_uring_prep_fsync(sqe, cmd->lu->fd, IORING_FSYNC_DATASYNC);
+	bs_uring_commit(cmd, sqe);
 }
 
 /* ---- WRITE ZEROES and UNMAP through fallocate ---- */
@@ -139,11 +230,13 @@ static void bs_uring_falloc(struct scsi_cmd *cmd, int mode, reactor_io_fn fn)
 {
 	struct io_uring_sqe *sqe = bs_uring_sqe(cmd, fn);
 
-	if (sqe)
-		io_uring_prep_fallocate(sqe, cmd->lu->fd, mode, (off_t)cmd->io.offset,
-					(off_t)cmd->io.length);
-	else
+	if (!sqe) {
 		bs_uring_sync(cmd, &cmd->io);
+		return;
+	}
+	io_uring_prep_fallocate(sqe, cmd->lu->fd, mode, (off_t)cmd->io.offset,
+				(off_t)cmd->io.length);
+	bs_uring_commit(cmd, sqe);
 }
 
 /* fallocate is not covered by RWF_DSYNC: a FUA request adds an fsync. */
@@ -210,16 +303,179 @@ static void bs_uring_submit(struct scsi_cmd *cmd)
 	bs_cmd_complete_later(cmd, -EOPNOTSUPP, false);
 }
 
+/* ---- --bsopts ---- */
+
+static int bs_uring_opt_sqpoll(void *o, const char *v)
+{
+	return str_to_bool(v, &((struct bs_uring_opts *)o)->sqpoll);
+}
+
+static int bs_uring_opt_fixed(void *o, const char *v)
+{
+	return str_to_bool(v, &((struct bs_uring_opts *)o)->fixed);
+}
+
+static int bs_uring_opt_cpu(void *o, const char *v)
+{
+	struct bs_uring_opts *opts = o;
+	long n = sysconf(_SC_NPROCESSORS_CONF);
+
+	return str_to_u64(v, 0, n > 0 ? (uint64_t)n - 1 : 0, &opts->sqpoll_cpu);
+}
+
+static int bs_uring_opt_idle(void *o, const char *v)
+{
+	struct bs_uring_opts *opts = o;
+
+	opts->idle_set = true;
+	return str_to_u64(v, 1, BS_URING_IDLE_MAX, &opts->sqpoll_idle_ms);
+}
+
+static const struct bs_opt bs_uring_opts_table[] = {
+	{ "sqpoll", bs_uring_opt_sqpoll },
+	{ "sqpoll_cpu", bs_uring_opt_cpu },
+	{ "sqpoll_idle_ms", bs_uring_opt_idle },
+	{ "fixed", bs_uring_opt_fixed },
+};
+
+static int bs_uring_opts_parse(const char *bsopts, struct bs_uring_opts *opts)
+{
+	int ret;
+
+	memset(opts, 0, sizeof(*opts));
+	opts->sqpoll_cpu = BS_URING_NO_CPU;
+	opts->sqpoll_idle_ms = 1000;
+	ret = bs_opts_parse(bsopts, bs_uring_opts_table, ARRAY_SIZE(bs_uring_opts_table), opts,
+			    "io_uring");
+	if (ret < 0)
+		return ret;
+	if (!opts->sqpoll && (opts->idle_set || opts->sqpoll_cpu != BS_URING_NO_CPU)) {
+		log_err("bs io_uring: sqpoll_cpu and sqpoll_idle_ms need sqpoll=1");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* ---- per-LU ring ---- */
+
+/* Runs each completion's step, which hands the result back to the command's reactor. */
+static void *bs_uring_cq_thread(void *arg)
+{
+	struct bs_uring_ring *ur = arg;
+	struct io_uring_cqe *cqe;
+	struct reactor_io *rio;
+	int ret, res;
+
+	for (;;) {
+		ret = io_uring_wait_cqe(&ur->ring, &cqe);
+		if (ret == -EINTR || ret == -EAGAIN)
+			continue;
+		if (ret < 0) {
+			log_err("bs io_uring: completion thread: %s", strerror(-ret));
+			break;
+		}
+		rio = io_uring_cqe_get_data(cqe);
+		res = cqe->res;
+		io_uring_cqe_seen(&ur->ring, cqe);
+		if (!rio)
+			break;       /* the NOP of bs_uring_ring_free */
+		rio->fn(rio, res);
+	}
+	return NULL;
+}
+
+static int bs_uring_ring_init(struct bs_uring_ring *ur, const struct bs_uring_opts *o, int fd)
+{
+	struct io_uring_params p = {
+		.flags = IORING_SETUP_CQSIZE, .cq_entries = 4 * BS_URING_LU_ENTRIES,
+	};
+	int ret;
+
+	if (o->sqpoll) {
+		p.flags |= IORING_SETUP_SQPOLL;
+		p.sq_thread_idle = (uint32_t)o->sqpoll_idle_ms;
+		if (o->sqpoll_cpu != BS_URING_NO_CPU) {
+			p.flags |= IORING_SETUP_SQ_AFF;
+			p.sq_thread_cpu = (uint32_t)o->sqpoll_cpu;
+		}
+	}
+	ret = io_uring_queue_init_params(BS_URING_LU_ENTRIES, &ur->ring, &p);
+	if (ret < 0) {
+		log_err("bs io_uring: cannot set up the LU's ring%s: %s",
+			o->sqpoll ? " with SQPOLL" : "", strerror(-ret));
+		return ret;
+	}
+	if (o->fixed) {
+		ret = io_uring_register_files(&ur->ring, &fd, 1);
+		if (ret < 0) {
+			log_err("bs io_uring: cannot register the file (fixed=1): %s",
+				strerror(-ret));
+			io_uring_queue_exit(&ur->ring);
+		}
+	}
+	return ret < 0 ? ret : 0;
+}
+
+static int bs_uring_ring_new(struct bs_uring_lu *ul, int fd)
+{
+	struct bs_uring_ring *ur = calloc(1, sizeof(*ur));
+	sigset_t all, old;
+	int ret;
+
+	if (!ur)
+		return -ENOMEM;
+	ret = bs_uring_ring_init(ur, &ul->opts, fd);
+	if (ret < 0) {
+		free(ur);
+		return ret;
+	}
+	pthread_mutex_init(&ur->sq_lock, NULL);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	ret = -pthread_create(&ur->thread, NULL, bs_uring_cq_thread, ur);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ret < 0) {
+		pthread_mutex_destroy(&ur->sq_lock);
+		io_uring_queue_exit(&ur->ring);
+		free(ur);
+		return ret;
+	}
+	ul->ring = ur;
+	return 0;
+}
+
+/* No command is in flight: a NOP without data stops the completion thread. */
+static void bs_uring_ring_free(struct bs_uring_ring *ur)
+{
+	struct io_uring_sqe *sqe;
+
+	pthread_mutex_lock(&ur->sq_lock);
+	while (!(sqe = io_uring_get_sqe(&ur->ring)))
+		io_uring_submit(&ur->ring);
+	io_uring_prep_nop(sqe);
+	io_uring_sqe_set_data(sqe, NULL);
+	io_uring_submit(&ur->ring);
+	pthread_mutex_unlock(&ur->sq_lock);
+	pthread_join(ur->thread, NULL);
+	pthread_mutex_destroy(&ur->sq_lock);
+	io_uring_queue_exit(&ur->ring);
+	free(ur);
+}
+
+/* ---- driver ---- */
+
 static int bs_uring_init(struct core_lu *lu, const char *bsopts)
 {
 	struct bs_uring_lu *ul;
-	int ret = bs_opts_parse(bsopts, NULL, 0, NULL, "io_uring");
+	struct bs_uring_opts opts;
+	int ret = bs_uring_opts_parse(bsopts, &opts);
 
 	if (ret < 0)
 		return ret;
 	ul = calloc(1, sizeof(*ul));
 	if (!ul)
 		return -ENOMEM;
+	ul->opts = opts;
 	bs_priv_set(lu, ul);
 	return 0;
 }
@@ -227,12 +483,26 @@ static int bs_uring_init(struct core_lu *lu, const char *bsopts)
 static int bs_uring_open(struct core_lu *lu, const char *path, int *fd, uint64_t *size)
 {
 	struct bs_uring_lu *ul = bs_priv(lu);
+	int ret = bs_file_open(lu, path, fd, size, &ul->file);
 
-	return bs_file_open(lu, path, fd, size, &ul->file);
+	if (ret < 0 || (!ul->opts.sqpoll && !ul->opts.fixed))
+		return ret;
+	ret = bs_uring_ring_new(ul, *fd);
+	if (ret < 0) {
+		close(*fd);
+		*fd = -1;
+	}
+	return ret;
 }
 
 static void bs_uring_close(struct core_lu *lu)
 {
+	struct bs_uring_lu *ul = bs_priv(lu);
+
+	if (ul && ul->ring) {
+		bs_uring_ring_free(ul->ring);
+		ul->ring = NULL;
+	}
 	if (lu->fd >= 0)
 		close(lu->fd);
 	lu->fd = -1;

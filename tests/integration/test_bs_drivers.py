@@ -1,11 +1,12 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Every backing-store driver end to end through iSCSI: io_uring, aio and rdwr over regular
-files and loop block devices (buffered, O_DIRECT, O_SYNC, 4096-byte blocks), null, and
-read-only stores. Data written with the strict initiator or qemu-img must read back
+files and loop block devices (buffered, O_DIRECT, O_SYNC, 4096-byte blocks), io_uring on a
+per-LU ring (--bsopts sqpoll=1 / fixed=1), null, and read-only stores. Data written with the strict initiator or qemu-img must read back
 identically, and be on the backing file after SYNCHRONIZE CACHE."""
 import hashlib
 import os
 import struct
+import time
 
 import pytest
 
@@ -206,3 +207,78 @@ def test_unmap_punches_hole(daemon, workdir, loops, driver, loop):
         assert r.data == bytes(len(data))
         assert os.stat(path).st_blocks < before
     ini.logout()
+
+
+def sqpoll_threads(d):
+    """Names of utgtd's kernel SQPOLL threads ("iou-sqp-PID")."""
+    names = []
+    task = "/proc/%d/task" % d.proc.pid
+    for tid in os.listdir(task):
+        try:
+            with open(os.path.join(task, tid, "comm")) as f:
+                names.append(f.read().strip())
+        except OSError:
+            pass
+    return [n for n in names if n.startswith("iou-sqp-")]
+
+
+def wait_sqpoll_threads(d, n):
+    """The kernel names the thread once it first runs, and ends it asynchronously."""
+    deadline = time.monotonic() + 10
+    while len(sqpoll_threads(d)) != n:
+        assert time.monotonic() < deadline, sqpoll_threads(d)
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize("bsopts", ["sqpoll=1", "fixed=1", "sqpoll=1,fixed=1,sqpoll_idle_ms=20",
+                                    "sqpoll=1,sqpoll_cpu=0"])
+@pytest.mark.parametrize("oflags", [None, "direct"])
+def test_uring_own_ring(daemon, workdir, bsopts, oflags):
+    """io_uring with its own ring: data written reads back, also from the file, and an SQPOLL
+    ring really has a kernel submission thread, gone once the LU is deleted."""
+    path = make_file(workdir, "lun.img", SIZE)
+    new_target(daemon)
+    before = len(sqpoll_threads(daemon))
+    new_lu(daemon, path, "io_uring", bsopts=bsopts, bsoflags=oflags)
+    wait_sqpoll_threads(daemon, before + ("sqpoll=1" in bsopts))
+    ini = login(daemon)
+    roundtrip(ini, path)
+    roundtrip(ini, path, lba=SIZE // 512 - 3, blocks=3, tail=False)
+    # many commands at once from two sessions: every one reads back
+    ini2 = login(daemon, name="iqn.2026-11.org.utgt:client2")
+    blocks = {lba: os.urandom(8 * 512) for lba in range(1024, 1024 + 64 * 8, 8)}
+    for i, (lba, data) in enumerate(blocks.items()):
+        assert write(ini if i % 2 else ini2, lba, data).status == GOOD
+    assert sync_cache(ini).status == GOOD
+    for lba, data in blocks.items():
+        assert read(ini2, lba, 8).data == data
+        assert file_bytes(path, lba * 512, len(data)) == data
+    ini.logout()
+    ini2.logout()
+    daemon.adm("--lld", "iscsi", "--mode", "logicalunit", "--op", "delete", "--tid", "1",
+               "--lun", "1")
+    wait_sqpoll_threads(daemon, before)
+
+
+def test_uring_own_ring_loop_device(daemon, workdir, loops):
+    path = make_file(workdir, "loop.img", SIZE)
+    dev = loops(path)
+    new_target(daemon)
+    new_lu(daemon, dev, "io_uring", bsopts="sqpoll=1,fixed=1", bsoflags="direct")
+    ini = login(daemon)
+    roundtrip(ini, path)
+    ini.logout()
+
+
+@pytest.mark.parametrize("bsopts", ["sqpoll=2", "sqpoll_cpu=0", "sqpoll=1,sqpoll_cpu=99999",
+                                    "sqpoll=1,sqpoll_idle_ms=0", "fixed=maybe", "workers=2"])
+def test_uring_bad_bsopts_refused(daemon, workdir, bsopts):
+    path = make_file(workdir, "lun.img", SIZE)
+    new_target(daemon)
+    r = daemon.adm("--debug", "--lld", "iscsi", "--mode", "logicalunit", "--op", "new",
+                   "--tid", "1", "--lun", "1", "--backing-store", path, "--bstype", "io_uring",
+                   "--bsopts", bsopts, check=False)
+    assert r.returncode != 0
+    assert "invalid request" in r.stderr and "bad --bsopts" in r.stderr, r.stderr
+    key = bsopts.split(",")[-1].split("=")[0]
+    assert "bs io_uring:" in daemon.read_log() and key in daemon.read_log()

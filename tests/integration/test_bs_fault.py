@@ -1,13 +1,16 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """The fault wrapper store (--bstype fault): injected EIO, ENOSPC, EROFS, torn writes and
-latency reach the initiator as the right sense data, and nothing acknowledged is lost."""
+latency (global and per LBA range) reach the initiator as the right sense data, commands on a
+hang range stay in flight until --params fault_release=1, and nothing acknowledged is lost."""
+import json
 import os
+import threading
 import time
 
 import pytest
 
-from bs_util import (GOOD, assert_sense, file_bytes, login, make_file, new_lu, new_target,
-                     read, sync_cache, write)
+from bs_util import (GOOD, assert_sense, file_bytes, login, lu_update, make_file, new_lu,
+                     new_target, read, sync_cache, write)
 
 SIZE = 16 << 20
 BS = 512
@@ -121,7 +124,8 @@ def test_over_null(daemon, workdir):
 
 
 @pytest.mark.parametrize("opts", ["lower=nosuch", "eio=9-3", "eio=x", "delay_ms=999999",
-                                  "lower=rdwr,workers=0", "eio"])
+                                  "lower=rdwr,workers=0", "eio", "delay=5-9", "delay=9-5:10",
+                                  "delay=1:70000", "hang=", "hang=3-1", "lower=aio,sqpoll=1"])
 def test_bad_options_refused(daemon, workdir, opts):
     p = make_file(workdir, "f.img", SIZE)
     new_target(daemon)
@@ -135,3 +139,95 @@ def test_flush_eio(daemon, workdir):
     r = sync_cache(ini)
     assert_sense(r, 0x3, 0x0C, 0x00)
     ini.logout()
+
+
+def timed(fn):
+    t0 = time.monotonic()
+    r = fn()
+    return r, time.monotonic() - t0
+
+
+def test_delay_per_range(daemon, workdir):
+    """delay=A-B:MS holds only commands on its range; a command over two ranges waits the
+    longer delay; delay_ms still applies everywhere else."""
+    fault_lu(daemon, workdir, "lower=rdwr,delay=100-199:600,delay=300:300,delay_ms=0")
+    ini = login(daemon)
+    data = os.urandom(8 * BS)
+    r, fast = timed(lambda: write(ini, 0, data))
+    assert r.status == GOOD
+    r, slow = timed(lambda: write(ini, 196, data))         # 196..203 overlaps 100-199
+    assert r.status == GOOD and slow >= 0.6, slow
+    assert fast < slow
+    r, mid = timed(lambda: read(ini, 296, 8))               # 296..303 overlaps LBA 300
+    assert r.status == GOOD and 0.3 <= mid, mid
+    r, both = timed(lambda: read(ini, 190, 120))            # both ranges: the longer one
+    assert r.status == GOOD and both >= 0.6, both
+    assert read(ini, 196, 8).data == data
+    ini.logout()
+
+
+def inflight_bs(d):
+    """Commands of utgtd that are inside the backing store (--mode conn --op show inflight)."""
+    r = d.adm("--mode", "conn", "--op", "show", "--name", "inflight", json_out=True)
+    return [c for c in json.loads(r.stdout)["inflight"] if c["state"] == "in backing store"]
+
+
+def wait_inflight(d, n):
+    deadline = time.monotonic() + 10
+    while len(inflight_bs(d)) != n:
+        assert time.monotonic() < deadline, inflight_bs(d)
+        time.sleep(0.05)
+
+
+def test_hang_until_release(daemon, workdir):
+    """A command on a hang range stays in the store, however long, while other commands (other
+    LBAs, other sessions) complete; fault_release=1 lets it finish, with its data."""
+    path = fault_lu(daemon, workdir, "lower=rdwr,hang=500-507,eio=600,hang=600")
+    ini = login(daemon)
+    ini2 = login(daemon, name="iqn.2026-11.org.utgt:client2")
+    data = os.urandom(8 * BS)
+    result = {}
+    th = threading.Thread(target=lambda: result.update(r=write(ini, 500, data)))
+    th.start()
+    try:
+        wait_inflight(daemon, 1)
+        c = inflight_bs(daemon)[0]
+        assert c["bs_op"] == "write" and c["bs_offset"] == 500 * BS, c
+        other = os.urandom(8 * BS)
+        assert write(ini2, 0, other).status == GOOD          # the store is not blocked
+        assert read(ini2, 0, 8).data == other
+        assert th.is_alive() and "r" not in result
+        assert file_bytes(path, 500 * BS, len(data)) == bytes(len(data))
+        assert lu_update(daemon, "fault_release=0").returncode == 0
+        assert len(inflight_bs(daemon)) == 1
+        assert lu_update(daemon, "fault_release=1").returncode == 0
+        th.join(10)
+        assert not th.is_alive()
+    finally:
+        lu_update(daemon, "fault_release=1", check=False)
+        th.join(10)
+    assert result["r"].status == GOOD
+    assert sync_cache(ini2).status == GOOD                  # FLUSH covers no LBA: not held
+    assert file_bytes(path, 500 * BS, len(data)) == data    # (a READ of 500-507 would hang)
+    # released commands still get their fault; a new command on the range hangs again
+    th = threading.Thread(target=lambda: result.update(r=read(ini, 600, 1)))
+    th.start()
+    try:
+        wait_inflight(daemon, 1)
+        lu_update(daemon, "fault_release=1")
+        th.join(10)
+    finally:
+        lu_update(daemon, "fault_release=1", check=False)
+        th.join(10)
+    assert_sense(result["r"], 0x3, 0x11, 0x00)
+    assert lu_update(daemon, "fault_release=x", check=False).returncode != 0
+    ini.logout()
+    ini2.logout()
+
+
+def test_release_needs_fault_store(daemon, workdir):
+    p = make_file(workdir, "f.img", SIZE)
+    new_target(daemon)
+    new_lu(daemon, p, "rdwr")
+    r = lu_update(daemon, "fault_release=1", check=False)
+    assert r.returncode != 0 and "unknown parameter" in r.stderr, r.stderr

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """SCSI passthrough: --device-type pt --bstype sg sends each CDB to a SCSI generic device with
 SG_IO. The happy path needs a real /dev/sgN (e.g. the scsi_debug module); the development host
-has none, so those tests skip. The refusals below run everywhere."""
+has none, so those tests skip: tests/vm/test_vm.py::test_sg runs pt and disk over sg against
+scsi_debug inside the qemu guest. The refusals below run everywhere."""
 import glob
 import struct
 
@@ -37,11 +38,21 @@ def test_sg_refuses_device_without_sg_io(daemon, workdir):
 
 
 def test_sg_store_refuses_disk_io(daemon, workdir):
-    """sg serves only the pt device type: a disk LU over it fails at creation (no SG_IO) or
-    answers errors, never fake data."""
+    """A disk over sg needs a device answering SG_IO and READ CAPACITY: a regular file fails at
+    creation (the disk over scsi_debug is tested in tests/vm, scenario sg)."""
     new_target(daemon)
     path = make_file(workdir, "f.img", 1 << 20)
     assert new_lu(daemon, path, "sg", check=False).returncode != 0
+
+
+def test_sg_disk_refuses_device_without_sg_io(daemon, workdir):
+    lp = Loop(make_file(workdir, "f.img", 1 << 20))
+    try:
+        new_target(daemon)
+        assert new_lu(daemon, lp.dev, "sg", check=False).returncode != 0
+        assert "does not support SG_IO" in daemon.read_log()
+    finally:
+        lp.close()
 
 
 @pytest.mark.skipif(not SG_DEVICES, reason=NO_SG)

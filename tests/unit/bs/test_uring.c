@@ -2,7 +2,8 @@
 /*
  * Unit tests for src/bs/uring.c: the shared file cases on the reactor's io_uring (ext4 under
  * /tmp, tmpfs under /dev/shm where ZERO_RANGE is emulated, O_DIRECT|O_SYNC) and on a reactor
- * without a ring (synchronous fallback completed through reactor_defer).
+ * without a ring (synchronous fallback completed through reactor_defer); the same on a per-LU
+ * ring (--bsopts sqpoll=1 / fixed=1) and the validation of those options.
  */
 #include "bs_test.h"
 
@@ -10,7 +11,11 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <dirent.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -31,6 +36,22 @@ static struct bs_test_opts opts_loop_direct = {
 	.bsoflags = CORE_BSOFLAG_DIRECT,
 };
 static struct bs_test_opts opts_ro = { .bs = &bs_uring, .uring_entries = 64, .readonly = true };
+static struct bs_test_opts opts_sqpoll = {
+	.bs = &bs_uring, .uring_entries = 64, .bsopts = "sqpoll=1,sqpoll_idle_ms=50",
+};
+static struct bs_test_opts opts_fixed = {
+	.bs = &bs_uring, .uring_entries = 64, .bsopts = "fixed=1",
+};
+static struct bs_test_opts opts_sqpoll_fixed = {
+	.bs = &bs_uring, .uring_entries = 0, .bsopts = "sqpoll=1,fixed=1,sqpoll_cpu=0",
+};
+static struct bs_test_opts opts_sqpoll_direct = {
+	.bs = &bs_uring, .uring_entries = 64, .bsopts = "sqpoll=1,fixed=1",
+	.bsoflags = CORE_BSOFLAG_DIRECT,
+};
+static struct bs_test_opts opts_loop_sqpoll = {
+	.bs = &bs_uring, .uring_entries = 64, .loop = true, .bsopts = "sqpoll=1,fixed=1",
+};
 
 static void test_uring_rejects_bsopts(void **state)
 {
@@ -44,6 +65,72 @@ static void test_uring_rejects_bsopts(void **state)
 	assert_null(lu.bs_priv);
 }
 
+static void test_uring_ring_bsopts(void **state)
+{
+	static const char *const bad[] = {
+		"sqpoll=2", "sqpoll=", "fixed=yes please", "sqpoll_cpu=0", "sqpoll_idle_ms=10",
+		"sqpoll=1,sqpoll_cpu=100000", "sqpoll=1,sqpoll_cpu=-1", "sqpoll=1,sqpoll_idle_ms=0",
+		"sqpoll=1,sqpoll_idle_ms=60001", "sqpoll=1,sqpoll_idle_ms=x", "fixed=1,depth=4",
+	};
+	static const char *const good[] = {
+		"sqpoll=1", "fixed=1", "sqpoll=0,fixed=0", "sqpoll=1,sqpoll_cpu=0,sqpoll_idle_ms=1",
+		"sqpoll=yes;fixed=on;sqpoll_idle_ms=60000",
+	};
+	struct core_lu lu = { .fd = -1 };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(bs_uring.init(&lu, bad[i]), -EINVAL);
+		assert_null(lu.bs_priv);
+	}
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		assert_int_equal(bs_uring.init(&lu, good[i]), 0);
+		bs_uring.exit(&lu);
+		assert_null(lu.bs_priv);
+	}
+}
+
+/* Counts this process's threads whose name starts with prefix (the kernel names SQPOLL
+ * threads "iou-sqp-PID"). */
+static unsigned int uring_threads_named(const char *prefix)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	unsigned int n = 0;
+	char path[300], comm[64];
+
+	assert_non_null(d);
+	while ((e = readdir(d))) {
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) && !strncmp(comm, prefix, strlen(prefix)))
+			n++;
+		fclose(f);
+	}
+	closedir(d);
+	return n;
+}
+
+/* sqpoll=1 really starts a kernel submission thread, and closing the LU stops it. */
+static void test_uring_sqpoll_thread(void **state)
+{
+	struct bs_test *t = *state;
+	void *buf = bs_test_buf(4096, 9);
+
+	/* the kernel names the thread when it first runs */
+	for (int i = 0; i < 500 && !uring_threads_named("iou-sqp-"); i++)
+		usleep(10000);
+	assert_true(uring_threads_named("iou-sqp-") >= 1);
+	assert_int_equal(bs_test_io(t, CORE_IO_WRITE, 0, 4096, 4096, buf), 4096);
+	free(buf);
+}
+
 static void test_uring_unknown_op_fails(void **state)
 {
 	struct bs_test *t = *state;
@@ -55,6 +142,13 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_uring_rejects_bsopts),
+		cmocka_unit_test(test_uring_ring_bsopts),
+		cmocka_unit_test_prestate_setup_teardown(test_uring_sqpoll_thread, bs_test_setup,
+							 bs_test_teardown, &opts_sqpoll),
+		BS_FILE_CASES(&opts_sqpoll, "sqpoll"),
+		BS_FILE_CASES(&opts_fixed, "fixed"),
+		BS_FILE_CASES(&opts_sqpoll_fixed, "sqpoll_fixed_no_reactor_ring"),
+		BS_FILE_CASES(&opts_sqpoll_direct, "sqpoll_direct"),
 		BS_FILE_CASES(&opts_ring, "ring"),
 		BS_FILE_CASES(&opts_small_ring, "small_ring"),
 		BS_FILE_CASES(&opts_no_ring, "no_ring"),
@@ -68,6 +162,7 @@ int main(void)
 	const struct CMUnitTest bdev_tests[] = {
 		BS_BDEV_CASES(&opts_loop, "loop"),
 		BS_BDEV_CASES(&opts_loop_direct, "loop_direct"),
+		BS_BDEV_CASES(&opts_loop_sqpoll, "loop_sqpoll"),
 	};
 	int failed = cmocka_run_group_tests_name("bs_uring", tests, NULL, NULL);
 
