@@ -48,6 +48,15 @@ static void mmc_event_set(struct core_lu *lu, enum mmc_media_event ev)
 		atomic_store(&mmc_lu(lu)->media_event, (unsigned char)ev);
 }
 
+/* A disc came in (loaded or tray closed on one): besides the GET EVENT STATUS NOTIFICATION
+ * event, every nexus sees NOT READY TO READY CHANGE (28/00). Linux's sr consumes the event
+ * in its drive status check on open and relies on the unit attention to notice a change. */
+static void mmc_new_medium(struct core_lu *lu)
+{
+	mmc_event_set(lu, MMC_EV_NEW_MEDIA);
+	core_ua_add_all(lu->tgt, NULL, lu->lun, ASC_NOT_READY_TO_READY);
+}
+
 static bool mmc_has_medium(const struct core_lu *lu)
 {
 	return lu->online && lu->fd >= 0;
@@ -513,6 +522,7 @@ static enum scsi_exec mmc_start_stop(struct scsi_cmd *cmd, const struct scsi_typ
 	struct core_lu *lu = cmd->lu;
 	uint8_t b4 = cmd->cdb[4];
 	bool start = b4 & 0x01;
+	bool loaded;
 
 	(void)t;
 	if ((b4 & 0xf0) || !(b4 & 0x02)) {
@@ -523,11 +533,12 @@ static enum scsi_exec mmc_start_stop(struct scsi_cmd *cmd, const struct scsi_typ
 		core_cmd_fail(cmd, SENSE_ILLEGAL_REQUEST, SCSI_ASC_MEDIUM_REMOVAL_PREVENTED);
 		return SCSI_EXEC_DONE;
 	}
-	if (start && !lu->online && lu->fd >= 0)
-		mmc_event_set(lu, MMC_EV_NEW_MEDIA);
-	else if (!start && lu->online)
+	loaded = start && !lu->online && lu->fd >= 0;
+	if (!start && lu->online)
 		mmc_event_set(lu, MMC_EV_MEDIA_REMOVAL);
 	lu->online = start && lu->fd >= 0;
+	if (loaded)
+		mmc_new_medium(lu);
 	core_cmd_good(cmd);
 	return SCSI_EXEC_DONE;
 }
@@ -692,8 +703,10 @@ static int mmc_lu_config(struct core_lu *lu, const char *key, const char *value)
 	if (strcmp(key, "path"))
 		return -ENOENT;
 	ret = scsi_medium_change(lu, value);
-	if (ret == 0)
-		mmc_event_set(lu, lu->online ? MMC_EV_NEW_MEDIA : MMC_EV_MEDIA_REMOVAL);
+	if (ret == 0 && lu->online)
+		mmc_new_medium(lu);
+	else if (ret == 0)
+		mmc_event_set(lu, MMC_EV_MEDIA_REMOVAL);
 	return ret;
 }
 

@@ -182,7 +182,18 @@ static bool ssc_in_early_warning(const struct ssc_lu *st)
 
 /* ---- READ(6) ---- */
 
-/* Reads one data record at pos into dst (room bytes); returns the record length or sense set. */
+/* The first bytes of Data-In go to the initiator before the CHECK CONDITION (FILEMARK, ILI,
+ * EOD after some blocks, as SSC-3 READ(6) transfers them); the Linux st driver uses them. */
+static void ssc_read_partial(struct scsi_cmd *cmd, uint32_t bytes)
+{
+	if (!bytes || !cmd->buf)
+		return;
+	cmd->in_len = MIN(bytes, cmd->buf_len);
+	cmd->data_with_sense = true;
+}
+
+/* Reads one data record at pos into dst (room bytes); returns the record length, or sense set
+ * and -1 (filemark, end of data: the data before it may go) or -EIO (medium error). */
 static int ssc_read_one(struct scsi_cmd *cmd, struct ssc_lu *st, uint8_t *dst, uint32_t room,
 			int64_t resid)
 {
@@ -191,7 +202,7 @@ static int ssc_read_one(struct scsi_cmd *cmd, struct ssc_lu *st, uint8_t *dst, u
 
 	if (ssc_rec_read(cmd->lu, st->pos, &r)) {
 		ssc_medium_error(cmd);
-		return -1;
+		return -EIO;
 	}
 	if (r.type == SSC_REC_EOD) {
 		ssc_sense(cmd, SENSE_BLANK_CHECK, SSC_ASC_EOD, 0, resid, true);
@@ -205,7 +216,7 @@ static int ssc_read_one(struct scsi_cmd *cmd, struct ssc_lu *st, uint8_t *dst, u
 	n = MIN(r.len, room);
 	if (n && pread(cmd->lu->fd, dst, n, (off_t)(st->pos + SSC_FMT_REC_SIZE)) != (ssize_t)n) {
 		ssc_medium_error(cmd);
-		return -1;
+		return -EIO;
 	}
 	ssc_step_fwd(st, &r);
 	return (int)r.len;
@@ -222,11 +233,14 @@ static void ssc_read_fixed(struct scsi_cmd *cmd, struct ssc_lu *st, uint32_t cou
 		int len = ssc_read_one(cmd, st, cmd->buf ? cmd->buf + at : NULL, room,
 				       (int64_t)(count - i));
 
+		if (len == -1)
+			ssc_read_partial(cmd, i * bs);
 		if (len < 0)
 			return;
 		if ((uint32_t)len != bs) {
 			ssc_sense(cmd, SENSE_NO_SENSE, ASC_NO_ADDITIONAL_SENSE, SSC_FLAG_ILI,
 				  (int64_t)(count - i), true);
+			ssc_read_partial(cmd, i * bs);
 			return;
 		}
 	}
@@ -265,6 +279,7 @@ static enum scsi_exec ssc_read(struct scsi_cmd *cmd, const struct scsi_type *t)
 		if (len >= 0 && (uint32_t)len != count && (!sili || (uint32_t)len > count)) {
 			ssc_sense(cmd, SENSE_NO_SENSE, ASC_NO_ADDITIONAL_SENSE, SSC_FLAG_ILI,
 				  (int64_t)count - len, true);
+			ssc_read_partial(cmd, MIN((uint32_t)len, count));
 		} else if (len >= 0) {
 			core_cmd_good(cmd);
 			cmd->in_len = (uint32_t)len;
@@ -608,6 +623,13 @@ static enum scsi_exec ssc_report_density(struct scsi_cmd *cmd, const struct scsi
 
 /* ---- LOAD UNLOAD, PREVENT ALLOW ---- */
 
+/* A cartridge came online: every nexus sees NOT READY TO READY CHANGE (28/00), which tells
+ * the Linux st driver the tape is at BOT in a new session. Not under st->lock. */
+static void ssc_medium_ua(struct core_lu *lu)
+{
+	core_ua_add_all(lu->tgt, NULL, lu->lun, ASC_NOT_READY_TO_READY);
+}
+
 /* LOAD UNLOAD (SSC-3 §7.2): LOAD rewinds and brings the cartridge online; unload rewinds and
  * takes it offline (it stays in the drive for a changer to take). EOT is not supported. */
 static enum scsi_exec ssc_load_unload(struct scsi_cmd *cmd, const struct scsi_type *t)
@@ -615,6 +637,7 @@ static enum scsi_exec ssc_load_unload(struct scsi_cmd *cmd, const struct scsi_ty
 	struct core_lu *lu = cmd->lu;
 	struct ssc_lu *st = ssc_lu(lu);
 	bool load = cmd->cdb[4] & 0x01;
+	bool was_online;
 
 	(void)t;
 	if (cmd->cdb[4] & 0x04) {
@@ -631,8 +654,11 @@ static enum scsi_exec ssc_load_unload(struct scsi_cmd *cmd, const struct scsi_ty
 	}
 	pthread_mutex_lock(&st->lock);
 	ssc_rewind_state(st);
+	was_online = lu->online;
 	lu->online = load || (cmd->cdb[4] & 0x08);  /* HOLD: stays mounted */
 	pthread_mutex_unlock(&st->lock);
+	if (load && !was_online)
+		ssc_medium_ua(lu);
 	core_cmd_good(cmd);
 	return SCSI_EXEC_DONE;
 }
@@ -935,6 +961,8 @@ int ssc_cartridge_load(struct core_lu *lu, const char *path)
 		(void)scsi_medium_change(lu, NULL);
 	lu->online = st->loaded;
 	pthread_mutex_unlock(&st->lock);
+	if (ret == 0 && path && *path)
+		ssc_medium_ua(lu);
 	return ret;
 }
 

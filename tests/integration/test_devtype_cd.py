@@ -160,6 +160,8 @@ def test_cd_eject_load_prevent_and_events(cd):
     r = ini.scsi([0, 0, 0, 0, 0, 0], lun=CD_LUN)
     assert sense(r) == (2, (0x3a, 0))
     assert ini.scsi([0x1b, 0, 0, 0, 0x03, 0], lun=CD_LUN).status == 0  # load
+    # a disc came in: NOT READY TO READY CHANGE once, then the new media event
+    assert sense(ini.scsi([0, 0, 0, 0, 0, 0], lun=CD_LUN)) == (6, (0x28, 0))
     assert gesn(ini) == (2, 2)
     assert ini.scsi([0, 0, 0, 0, 0, 0], lun=CD_LUN).status == 0
 
@@ -175,6 +177,7 @@ def test_cd_media_change_through_utgtadm(cd, workdir):
     path2, data2 = make_iso(workdir, "disc2.iso", blocks=100)
     cd.adm("--mode", "logicalunit", "--op", "update", "--tid", "1", "--lun", str(CD_LUN),
            "--params", "path=" + path2)
+    assert sense(ini.scsi([0, 0, 0, 0, 0, 0], lun=CD_LUN)) == (6, (0x28, 0))
     assert gesn(ini)[0] == 2
     r = ini.scsi(cdb10(0x25), lun=CD_LUN, read_len=8)
     assert struct.unpack(">II", r.data) == (99, 2048)
@@ -194,6 +197,8 @@ def test_cd_empty_drive(daemon, workdir):
     path, data = make_iso(workdir, blocks=16)
     daemon.adm("--mode", "logicalunit", "--op", "update", "--tid", "1", "--lun", str(CD_LUN),
                "--params", "path=" + path)
+    r = ini.scsi(cdb10(0x28, lba=0, alloc=16), lun=CD_LUN, read_len=16 * 2048)
+    assert sense(r) == (6, (0x28, 0))  # the disc came in
     r = ini.scsi(cdb10(0x28, lba=0, alloc=16), lun=CD_LUN, read_len=16 * 2048)
     assert r.status == 0 and r.data == data
 

@@ -187,7 +187,7 @@ def test_tape_fixed_block_mode_and_ili(tape):
     assert r.status == 0 and r.data == data
     rewind(ini)
     r = read(ini, 6, fixed=True, blk=512)  # 4 blocks then the filemark
-    assert sense(r) == (0, (0, 1)) and info(r) == 2
+    assert sense(r) == (0, (0, 1)) and info(r) == 2 and r.data == data
     # back to variable mode: a short read of a 512-byte block is an ILI with a negative residual
     hdr = bytes([0, 0, 0x10, 8]) + bytes(8)
     assert ini.scsi([0x15, 0x10, 0, 0, len(hdr), 0], lun=LUN, data_out=hdr).status == 0
@@ -198,6 +198,30 @@ def test_tape_fixed_block_mode_and_ili(tape):
     assert r.status == 0 and r.data == data[512:1024]
     r = ini.scsi([0x08, 1, 0, 0, 1, 0], lun=LUN, read_len=512)  # FIXED in variable mode
     assert sense(r) == (5, (0x24, 0))
+
+
+def test_tape_data_with_sense(tape):
+    """A read that ends in a condition returns the data before it: Data-In PDUs without
+    status, then a SCSI Response with CHECK CONDITION, sense and the residual (what the Linux
+    st driver needs for short variable blocks); a condition with nothing read sends no data."""
+    ini = login(tape)
+    recs = [os.urandom(1000), os.urandom(70000), os.urandom(2000)]
+    for rec in recs:
+        assert write(ini, rec).status == 0
+    assert wfm(ini).status == 0
+    rewind(ini)
+    r = read(ini, 4096)  # shorter block: ILI, its 1000 bytes, underflow 3096
+    assert sense(r) == (0, (0, 0)) and r.sense[2] & 0x20 and info(r) == 3096
+    assert r.data == recs[0] and r.underflow and r.residual == 3096
+    r = read(ini, 131072)  # many Data-In PDUs, then the status
+    assert r.status == 2 and info(r) == 131072 - 70000 and r.data == recs[1]
+    r = read(ini, 100)  # longer block: the first 100 bytes, no residual
+    assert r.status == 2 and info(r) == -1900 and r.data == recs[2][:100]
+    assert not r.underflow and not r.overflow
+    r = read(ini, 100)  # the filemark: sense only
+    assert sense(r) == (0, (0, 1)) and r.data == b""
+    r = read(ini, 100)  # end of data
+    assert sense(r) == (8, (0, 5)) and r.data == b""
 
 
 def test_tape_erase_load_unload_prevent(tape):
@@ -214,6 +238,10 @@ def test_tape_erase_load_unload_prevent(tape):
     assert ini.scsi([0x1b, 0, 0, 0, 0, 0], lun=LUN).status == 0  # unload
     assert sense(ini.scsi([0, 0, 0, 0, 0, 0], lun=LUN)) == (2, (0x3a, 0))
     assert ini.scsi([0x1b, 0, 0, 0, 1, 0], lun=LUN).status == 0  # load
+    # the cartridge came online: NOT READY TO READY CHANGE once (the st driver's new session)
+    assert sense(ini.scsi([0, 0, 0, 0, 0, 0], lun=LUN)) == (6, (0x28, 0))
+    assert ini.scsi([0, 0, 0, 0, 0, 0], lun=LUN).status == 0
+    assert ini.scsi([0x1b, 0, 0, 0, 1, 0], lun=LUN).status == 0  # load again: already online
     assert ini.scsi([0, 0, 0, 0, 0, 0], lun=LUN).status == 0
     assert pos_long(ini) == (0, 0)
     assert read(ini, 1000).data == FILES[0][0]
@@ -242,6 +270,7 @@ def test_tape_write_protect_and_cartridge_change(tape, workdir):
     assert r.returncode != 0
     tape.adm("--mode", "logicalunit", "--op", "update", "--tid", "1", "--lun", str(LUN),
              "--params", "path=" + tape.tape)
+    assert sense(ini.scsi([0, 0, 0, 0, 0, 0], lun=LUN)) == (6, (0x28, 0))
     assert ini.scsi([0, 0, 0, 0, 0, 0], lun=LUN).status == 0
     assert write(ini, b"y" * 100).status == 0
 

@@ -13,13 +13,21 @@ CACHE=${UTGT_VM_CACHE:-$HERE/cache}
 PY=/usr/bin/python3
 KPKG=linux-image-amd64
 # Packages whose files go into the guest; their libraries are found with ldd.
-PKGS="busybox-static kmod open-iscsi fio e2fsprogs sg3-utils multipath-tools dmsetup"
+PKGS="busybox-static kmod open-iscsi fio e2fsprogs sg3-utils multipath-tools dmsetup
+mt-st mtx tar eject"
 # Modules for the initramfs (modprobe --show-depends adds their dependencies).
 MODS="virtio_pci virtio_blk virtio_net ext4 crc32c crc32c_generic iscsi_tcp sd_mod sg
-crc64_rocksoft_generic dm_multipath dm_round_robin dm_service_time dm_queue_length"
+crc64_rocksoft_generic dm_multipath dm_round_robin dm_service_time dm_queue_length
+scsi_dh_alua"
+# Modules in the initramfs that only the scenarios needing them load (scsi_debug would add a
+# disk to every scenario).
+MODS_LATER="scsi_debug"
+# Optical, tape and changer drivers: the devices scenario loads them.
+MODS_LATER="$MODS_LATER sr_mod cdrom isofs st ch"
 # Programs for the image, as paths inside the unpacked packages.
 BINS="sbin/iscsid sbin/iscsiadm sbin/iscsi-iname usr/bin/fio sbin/multipath sbin/multipathd
-sbin/dmsetup sbin/mke2fs sbin/e2fsck sbin/dumpe2fs sbin/tune2fs"
+sbin/dmsetup sbin/mke2fs sbin/e2fsck sbin/dumpe2fs sbin/tune2fs
+bin/mt-st usr/sbin/mtx bin/tar usr/bin/eject"
 
 log() { echo "build-guest: $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -130,7 +138,7 @@ build_initrd() {
 	ln -s ../usr/lib/multipath "$I/lib/multipath"
 	cp "$HERE/init" "$I/init"
 	chmod 755 "$I/init"
-	for m in $MODS; do
+	for m in $MODS $MODS_LATER; do
 		"$WORK/kbin/modprobe" -d "$WORK/k" -S "$KVER" --show-depends "$m" >>"$WORK/moddeps" ||
 			die "module $m not found"
 	done

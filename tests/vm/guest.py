@@ -4,10 +4,15 @@ guest.sh against an iSCSI target on the host's loopback, and collects its report
 second serial port (a unix socket). Used by test_vm.py; also runnable by hand:
 
   python3 tests/vm/guest.py --iqn IQN --portal 127.0.0.1:3260 [--portal ...] [--fio-secs N]
-      [--scenario basic|digest|multipath|recovery|stress] [--dmesg] [--shell]
+      [--scenario basic|digest|multipath|recovery|stress|sg|devices] [--dmesg] [--shell]
+      [--utgt-build DIR] [--chap-algs LIST]
+
+The sg scenario also runs utgtd inside the guest: utgtd, utgtadm and their libraries from
+--utgt-build (default $UTGT_BUILDDIR or ./build) go in as a third cpio archive under /utgt.
 """
 import argparse
 import os
+import re
 import select
 import shutil
 import socket
@@ -124,8 +129,27 @@ KERNEL_ARGS = ("console=ttyS0 panic=-1 quiet mitigations=off random.trust_cpu=on
                "nowatchdog rcupdate.rcu_cpu_stall_suppress=1")
 
 
-def make_initrd(gdir, path, script=os.path.join(HERE, "guest.sh")):
-    """The cached initramfs with guest.sh appended as a second cpio archive."""
+def utgt_files(builddir):
+    """utgtd, utgtadm and the shared libraries ldd lists for them except the C library (the
+    image has the host's), as (name in the guest, host path, mode): the sg scenario runs a
+    target inside the guest from /utgt/bin with LD_LIBRARY_PATH=/utgt/lib."""
+    bins = [os.path.join(builddir, "src", "daemon", "utgtd"),
+            os.path.join(builddir, "tools", "utgtadm", "utgtadm")]
+    files, libs = [], {}
+    for b in bins:
+        if not os.path.isfile(b):
+            raise RuntimeError("%s is not built" % b)
+        files.append(("utgt/bin/" + os.path.basename(b), b, 0o755))
+        out = subprocess.run(["ldd", b], capture_output=True, text=True, check=True).stdout
+        for m in re.finditer(r"^\s*(\S+) => (/\S+)", out, re.M):
+            if not m.group(1).startswith(("libc.so", "ld-linux")):
+                libs[m.group(1)] = m.group(2)
+    return files + [("utgt/lib/" + n, p, 0o644) for n, p in sorted(libs.items())]
+
+
+def make_initrd(gdir, path, script=os.path.join(HERE, "guest.sh"), extra=()):
+    """The cached initramfs with guest.sh appended as a second cpio archive, and the extra
+    files (see utgt_files) as a third."""
     with open(path, "wb") as f:
         with open(os.path.join(gdir, "initrd.cpio"), "rb") as base:
             shutil.copyfileobj(base, f)
@@ -133,19 +157,28 @@ def make_initrd(gdir, path, script=os.path.join(HERE, "guest.sh")):
         with open(script, "rb") as s:
             w.file("guest.sh", s.read(), 0o755)
         w.trailer()
+        if extra:
+            w = vmtool.CpioWriter(f)
+            for d in sorted({os.path.dirname(n) for n, _, _ in extra} | {"utgt"}):
+                w.dir(d)
+            for name, host, mode in extra:
+                with open(host, "rb") as s:
+                    w.file(name, s.read(), mode)
+            w.trailer()
 
 
 def run(scenario, iqn, portals, fio_secs=10, lun_bytes=0, on_event=None, timeout=300,
-        workdir=None, gdir=None):
+        workdir=None, gdir=None, extra=(), chap_algs=None):
     """Boots the guest for one scenario; returns a Result (never raises on guest failure).
     portals are host-side "127.0.0.1:PORT" strings; on_event(name, result) is called when the
-    guest reports EVENT name."""
+    guest reports EVENT name. extra: files for the guest (utgt_files); chap_algs: what the
+    digest scenario's mutual CHAP login offers (open-iscsi's chap_algs, default SHA3-256)."""
     gdir = gdir or build()
     own = workdir is None
     workdir = workdir or tempfile.mkdtemp(prefix="utgt-vm-")
     res = Result()
     initrd = os.path.join(workdir, "initrd")
-    make_initrd(gdir, initrd)
+    make_initrd(gdir, initrd, extra=extra)
     sock_path = os.path.join(workdir, "results.sock")
     if os.path.exists(sock_path):
         os.unlink(sock_path)
@@ -153,7 +186,7 @@ def run(scenario, iqn, portals, fio_secs=10, lun_bytes=0, on_event=None, timeout
     lsock.bind(sock_path)
     lsock.listen(1)
     args = [scenario, iqn, ",".join(guest_portal(p) for p in portals), str(fio_secs),
-            str(lun_bytes)]
+            str(lun_bytes)] + ([chap_algs] if chap_algs else [])
     append = KERNEL_ARGS + " -- " + " ".join(args)
     console_path = os.path.join(workdir, "console.log")
     t0 = time.monotonic()
@@ -210,7 +243,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scenario", default="basic",
-                    choices=["basic", "digest", "multipath", "recovery", "stress"])
+                    choices=["basic", "digest", "multipath", "recovery", "stress", "sg",
+                             "devices"])
     ap.add_argument("--iqn", default="iqn.2026-11.org.utgt:demo")
     ap.add_argument("--portal", action="append", help="host portal, e.g. 127.0.0.1:3260")
     ap.add_argument("--fio-secs", type=int, default=10)
@@ -218,6 +252,9 @@ def main():
     ap.add_argument("--timeout", type=int, default=300)
     ap.add_argument("--shell", action="store_true", help="interactive shell on the console")
     ap.add_argument("--dmesg", action="store_true", help="print the guest's dmesg")
+    ap.add_argument("--utgt-build", default=os.environ.get("UTGT_BUILDDIR", os.path.join(
+        os.path.dirname(os.path.dirname(HERE)), "build")), help="utgt build for the sg scenario")
+    ap.add_argument("--chap-algs", help="CHAP algorithms of the digest scenario's mutual login")
     a = ap.parse_args()
     why = qemu_unusable()
     if why:
@@ -229,7 +266,9 @@ def main():
             initrd = os.path.join(d, "initrd")
             make_initrd(gdir, initrd)
             sys.exit(subprocess.call(qemu_argv(gdir, initrd, None, KERNEL_ARGS + " -- shell")))
-    res = run(a.scenario, a.iqn, portals, a.fio_secs, a.lun_bytes, timeout=a.timeout, gdir=gdir)
+    extra = utgt_files(a.utgt_build) if a.scenario == "sg" else ()
+    res = run(a.scenario, a.iqn, portals, a.fio_secs, a.lun_bytes, timeout=a.timeout, gdir=gdir,
+              extra=extra, chap_algs=a.chap_algs)
     if a.dmesg or res.done != "pass":
         print("\n".join("dmesg: " + l for l in res.dmesg))
     if res.done is None:

@@ -146,6 +146,26 @@ static void test_mmc_eject_prevented_then_events(void **state)
 	fx_assert_field(fx, 1, 0);                         /* asynchronous GESN */
 }
 
+/* Closing the tray on a disc: a new media event and 28/00 for every nexus. */
+static void test_mmc_load_unit_attention(void **state)
+{
+	struct fx *fx = *state;
+	uint8_t tray[6] = { 0x1b, 0, 0, 0, 2, 0 };
+	uint16_t code = 0;
+
+	fx_run(fx, CD_LUN, tray, 6, 0, 0);                 /* open: no unit attention */
+	fx_assert_good(fx);
+	assert_false(core_ua_take(fx->nexus, CD_LUN, &code));
+	tray[4] = 3;
+	fx_run(fx, CD_LUN, tray, 6, 0, 0);                 /* close */
+	fx_assert_good(fx);
+	assert_true(core_ua_take(fx->nexus, CD_LUN, &code));
+	assert_int_equal(code, ASC_NOT_READY_TO_READY);
+	assert_true(core_ua_take(fx->other, CD_LUN, &code));
+	fx_run(fx, CD_LUN, tray, 6, 0, 0);                 /* closed already: none */
+	assert_false(core_ua_take(fx->nexus, CD_LUN, &code));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -157,6 +177,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mmc_configuration_rt, mmc_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_mmc_eject_prevented_then_events, mmc_setup,
 						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_mmc_load_unit_attention, mmc_setup, fx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

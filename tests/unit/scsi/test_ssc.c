@@ -248,6 +248,84 @@ static void test_ssc_end_of_medium(void **state)
 	assert_int_equal(sense_info(fx), 1);
 }
 
+/* The data before a FILEMARK, ILI or EOD condition goes with the CHECK CONDITION
+ * (data_with_sense); a condition with nothing read moves no data. */
+static void test_ssc_data_with_sense(void **state)
+{
+	struct fx *fx = *state;
+	uint8_t sel[6] = { 0x15, 0x10, 0, 0, 12, 0 };
+
+	tape_write(fx, 300, 0x33);
+	tape_write(fx, 2000, 0x44);
+	tape_op(fx, 0x10, 0, 1, 0);
+	tape_op(fx, 0x01, 0, 0, 0);
+	tape_op(fx, 0x08, 0, 1000, 1000);                  /* shorter block: ILI, its data */
+	fx_assert_sense(fx, SENSE_NO_SENSE, 0);
+	assert_int_equal(fx->cmd.sense[2] & 0x20, 0x20);
+	assert_int_equal(sense_info(fx), 700);
+	assert_true(fx->cmd.data_with_sense);
+	assert_int_equal(fx->cmd.in_len, 300);
+	assert_int_equal(fx->buf[299], 0x33);
+	tape_op(fx, 0x08, 0, 100, 100);                    /* longer block: the first 100 bytes */
+	assert_int_equal(sense_info(fx), -1900);
+	assert_true(fx->cmd.data_with_sense);
+	assert_int_equal(fx->cmd.in_len, 100);
+	assert_int_equal(fx->buf[99], 0x44);
+	tape_op(fx, 0x08, 0, 100, 100);                    /* the filemark: no data */
+	fx_assert_sense(fx, SENSE_NO_SENSE, 0x0001);
+	assert_false(fx->cmd.data_with_sense);
+	assert_int_equal(fx->cmd.in_len, 0);
+	/* fixed 100-byte blocks: two good ones, then the filemark after them */
+	tape_op(fx, 0x01, 0, 0, 0);
+	memset(fx->buf, 0, 12);
+	fx->buf[3] = 8;
+	put_be24(&fx->buf[9], 100);
+	fx_run(fx, TAPE_LUN, sel, 6, 12, 12);
+	fx_assert_good(fx);
+	tape_op(fx, 0x11, 1, 1, 0);                        /* past the filemark: EOD next */
+	memset(fx->buf, 0x55, 300);
+	fx_run(fx, TAPE_LUN, (const uint8_t[]){ 0x0a, 1, 0, 0, 3, 0 }, 6, 300, 300);
+	fx_assert_good(fx);
+	tape_op(fx, 0x10, 0, 1, 0);
+	tape_op(fx, 0x11, 1, -1, 0);
+	tape_op(fx, 0x11, 1, -1, 0);                       /* BOT side of the first filemark */
+	tape_op(fx, 0x11, 1, 1, 0);
+	memset(fx->buf, 0, 1000);
+	tape_op(fx, 0x08, 1, 10, 1000);                    /* 3 blocks, then the filemark */
+	fx_assert_sense(fx, SENSE_NO_SENSE, 0x0001);
+	assert_int_equal(sense_info(fx), 7);
+	assert_true(fx->cmd.data_with_sense);
+	assert_int_equal(fx->cmd.in_len, 300);
+	assert_int_equal(fx->buf[299], 0x55);
+	tape_op(fx, 0x08, 1, 1, 100);                      /* end of data at once: no data */
+	fx_assert_sense(fx, SENSE_BLANK_CHECK, 0x0005);
+	assert_false(fx->cmd.data_with_sense);
+}
+
+/* LOAD after an unload brings the cartridge online with a 28/00 unit attention for every
+ * nexus, once; a LOAD of an online cartridge (a rewind) adds none. */
+static void test_ssc_load_unit_attention(void **state)
+{
+	struct fx *fx = *state;
+	struct core_lu *lu = core_lu_find(fx->tgt, TAPE_LUN);
+	uint16_t code = 0;
+
+	tape_op(fx, 0x1b, 0, 0, 0);                        /* unload */
+	fx_assert_good(fx);
+	assert_false(lu->online);
+	assert_false(core_ua_take(fx->nexus, TAPE_LUN, &code));
+	tape_op(fx, 0x1b, 0, 1, 0);                        /* load */
+	fx_assert_good(fx);
+	assert_true(lu->online);
+	assert_true(core_ua_take(fx->nexus, TAPE_LUN, &code));
+	assert_int_equal(code, ASC_NOT_READY_TO_READY);
+	assert_true(core_ua_take(fx->other, TAPE_LUN, &code));
+	assert_int_equal(code, ASC_NOT_READY_TO_READY);
+	tape_op(fx, 0x1b, 0, 1, 0);                        /* already online */
+	fx_assert_good(fx);
+	assert_false(core_ua_take(fx->nexus, TAPE_LUN, &code));
+}
+
 static void test_ssc_damaged_record(void **state)
 {
 	struct fx *fx = *state;
@@ -274,6 +352,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ssc_end_of_medium, ssc_setup_small,
 						ssc_teardown),
 		cmocka_unit_test_setup_teardown(test_ssc_damaged_record, ssc_setup, ssc_teardown),
+		cmocka_unit_test_setup_teardown(test_ssc_data_with_sense, ssc_setup, ssc_teardown),
+		cmocka_unit_test_setup_teardown(test_ssc_load_unit_attention, ssc_setup,
+						ssc_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
