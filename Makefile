@@ -28,7 +28,7 @@ build: $(BUILD)/build.ninja
 $(ASAN_BUILD)/build.ninja:
 	@scripts/install-deps.sh build
 	meson setup $(ASAN_BUILD) -Dwerror=true -Db_sanitize=address,undefined \
-		-Db_lundef=false -Dbuildtype=debug $(MESON_OPTS)
+		-Db_lundef=false -Dbuildtype=debug -Dtest_hooks=true $(MESON_OPTS)
 
 asan: $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
@@ -41,7 +41,7 @@ $(FUZZ_BUILD)/build.ninja:
 # libFuzzer targets (clang), each for FUZZ_SECONDS, corpora kept in $(FUZZ_BUILD)/corpus-*.
 fuzz: $(FUZZ_BUILD)/build.ninja
 	ninja -C $(FUZZ_BUILD)
-	for t in pdu text cdb mgmt conn; do FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run-fuzz.sh \
+	for t in pdu text cdb mgmt conn config isns; do FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run-fuzz.sh \
 	  $(FUZZ_BUILD)/tests/fuzz/fuzz_$$t tests/fuzz/corpus/$$t $(FUZZ_BUILD)/corpus-$$t || exit 1; done
 
 run: build

@@ -5,9 +5,10 @@
 set -eu
 
 BUILD_PKGS="gcc clang meson ninja-build pkg-config liburing-dev libisal-dev libssl-dev
-libjansson-dev libaio-dev libcmocka-dev libsystemd-dev scdoc"
+libjansson-dev libaio-dev libcmocka-dev libsystemd-dev scdoc libcap-ng-dev libseccomp-dev"
 TEST_PKGS="python3 python3-pytest libiscsi-bin qemu-utils qemu-block-extra sg3-utils
-util-linux iproute2 procps tgt qemu-system-x86 libiscsi-dev iperf3 gnuplot-nox"
+util-linux iproute2 procps tgt qemu-system-x86 libiscsi-dev iperf3 gnuplot-nox genisoimage
+open-isns-server open-isns-utils"
 
 case "${1:-all}" in
 build) want="$BUILD_PKGS" ;;

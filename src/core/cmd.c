@@ -54,13 +54,25 @@ static void cmd_deferred_done(struct reactor_msg *m)
 	core_cmd_done(cmd);
 }
 
+void core_cmd_start(struct scsi_cmd *cmd)
+{
+	if (cmd_check_ua(cmd))
+		core_cmd_done(cmd);
+	else
+		cmd->lu->dt->cmd_exec(cmd);
+}
+
 void core_cmd_submit(struct scsi_cmd *cmd)
 {
 	struct core_lu *lu = cmd->lu;
 
+	cmd->ts = NULL;
+	cmd->order_flags = 0;
+	cmd->ilk_state = 0;
 	cmd->status = SAM_STAT_GOOD;
 	cmd->sense_len = 0;
 	cmd->in_len = 0;
+	cmd->data_with_sense = false;
 	cmd->aborted = false;
 	cmd->start_ns = time_now_ns();
 	cmd->in_submit = true;
@@ -73,10 +85,8 @@ void core_cmd_submit(struct scsi_cmd *cmd)
 		core_cmd_done(cmd);
 	} else if (!lu) {
 		cmd->nexus->tgt->root->nolu->cmd_exec(cmd);
-	} else if (cmd_check_ua(cmd)) {
-		core_cmd_done(cmd);
-	} else {
-		lu->dt->cmd_exec(cmd);
+	} else if (core_order_admit(cmd)) {
+		core_cmd_start(cmd);
 	}
 	cmd->in_submit = false;
 }
@@ -126,8 +136,10 @@ void core_cmd_done(struct scsi_cmd *cmd)
 		reactor_defer(cmd->reactor, &cmd->defer, cmd_deferred_done);
 		return;
 	}
-	if (lu)
+	if (lu) {
+		core_order_done(cmd);
 		cmd_account(cmd);
+	}
 	cmd->lu = NULL;
 	cmd->done(cmd);
 	if (lu)

@@ -36,6 +36,7 @@ struct core_root;
 struct core_target;
 struct core_lu;
 struct core_nexus;
+struct core_taskset;
 struct scsi_cmd;
 
 /* ---- SCSI constants shared by every layer ---- */
@@ -171,6 +172,9 @@ struct scsi_cmd {
 				       * writes it only feeds the residual) */
 	uint8_t status;               /* SAM_STAT_* */
 	uint8_t sense_len;
+	bool data_with_sense;         /* CHECK CONDITION that still returns in_len bytes of
+				       * Data-In before the status (tape FILEMARK, ILI, EOM);
+				       * without it a failed command sends no data */
 	uint8_t sense[SCSI_SENSE_MAX];
 
 	/* private to core, the device type and the backing store */
@@ -183,6 +187,16 @@ struct scsi_cmd {
 	struct reactor_io bs_io;      /* the backing store's in-flight io_uring request */
 	int64_t bs_res;               /* the backing store's progress, then its result */
 	struct list_head entry;       /* owned by whoever holds the command (bs queue, ...) */
+	/* core: task set ordering and the LBA interlock (order.c); cmd->reactor only */
+	struct list_head order_entry; /* in its task set's waiting list while it waits */
+	struct core_taskset *ts;      /* the task set it counts in, or NULL */
+	uint8_t order_flags;          /* CORE_ORDER_* (order.c) */
+	uint8_t ilk_state;            /* CORE_ILK_* (order.c) */
+	bool ilk_excl;                /* interlock: COMPARE AND WRITE-like (exclusive range) */
+	struct list_head ilk_entry;   /* lu->ilk held or waiting list (lu->ilk.lock) */
+	uint64_t ilk_lba;             /* interlocked blocks [ilk_lba, ilk_end) */
+	uint64_t ilk_end;
+	void (*ilk_resume)(struct scsi_cmd *cmd);
 };
 
 /* Starts executing cmd: unit attentions, LU state, then the device type. */
@@ -213,6 +227,38 @@ void core_cmd_fail_info(struct scsi_cmd *cmd, uint8_t key, uint16_t asc_ascq, ui
 
 /* Copies response data for a non-I/O command: MIN(len, buf_len) bytes into buf, in_len = len. */
 void core_cmd_set_data_in(struct scsi_cmd *cmd, const void *data, uint32_t len);
+
+/*
+ * Task sets (SAM-5, TST=001b: one task set per I_T nexus and LU; order.c). core_cmd_submit
+ * queues a command by its attribute: SIMPLE runs unless an ORDERED task is enabled or waiting
+ * before it; ORDERED waits until every older task completed and holds back later ones; HEAD
+ * OF QUEUE runs at once; ACA (no ACA condition ever exists: NACA=1 is refused) is CHECK
+ * CONDITION, INVALID MESSAGE ERROR. The task set lives in the nexus and is touched only by the
+ * nexus' reactor. No allocation per command (list heads are in struct scsi_cmd).
+ *
+ * core_cmd_abort: the LLD aborted cmd (TMF, reset, PREEMPT AND ABORT) while the core holds
+ * it. A command still waiting in its task set completes soon (deferred) with TASK ABORTED
+ * without running; a running one (also one waiting for the LBA interlock) finishes normally.
+ * Owning reactor.
+ */
+void core_cmd_abort(struct scsi_cmd *cmd);
+
+/*
+ * LBA-range interlock per LU, any reactor (order.c): COMPARE AND WRITE and other
+ * read-modify-write commands take their range exclusive; WRITE, WRITE SAME, UNMAP take it
+ * shared. An exclusive range waits for every overlapping write in flight and holds back later
+ * overlapping ones; shared ranges never wait for each other. With no exclusive range in flight
+ * a write costs one atomic add and one load. Returns true when cmd may go on now; false when
+ * it waits: resume(cmd) then runs later on cmd->reactor. Acquiring again while held returns
+ * true. The range is released when the command completes (core_cmd_done) or by
+ * core_ilk_release. cmd->lu, cmd->reactor and cmd->ilk_state (0 before the first acquire)
+ * must be set.
+ */
+bool core_ilk_acquire(struct scsi_cmd *cmd, uint64_t lba, uint64_t nblk, bool exclusive,
+		      void (*resume)(struct scsi_cmd *cmd));
+/* Releases cmd's range now (commands that never pass core_cmd_done, e.g. a copy engine's
+ * internal I/O); nothing when it holds none. Any thread that owns cmd. */
+void core_ilk_release(struct scsi_cmd *cmd);
 
 /*
  * Builds sense data into out (SCSI_SENSE_MAX bytes): fixed format 0x70 or descriptor 0x72.
@@ -254,6 +300,9 @@ struct core_bs {
 	void (*submit)(struct scsi_cmd *cmd);
 	void (*close)(struct core_lu *lu);
 	void (*exit)(struct core_lu *lu);
+	/* --params key=value for the store (management thread; may be NULL). 0, -ENOENT
+	 * (not a key of this store), -EINVAL or -errno. */
+	int (*lu_config)(struct core_lu *lu, const char *key, const char *value);
 };
 
 #define CORE_BSOFLAG_SYNC   (1u << 0) /* O_SYNC */
@@ -274,6 +323,14 @@ const struct core_bs *core_bs_find(const struct core_root *root, const char *nam
 /* Iteration over registered tables, for show. Returns NULL past the end. */
 const struct core_devtype *core_devtype_at(const struct core_root *root, unsigned int i);
 const struct core_bs *core_bs_at(const struct core_root *root, unsigned int i);
+
+/*
+ * Directory for the daemon's persistent state (APTPL reservations, utgtd --state-dir); NULL
+ * or "" for none. Start-up only, before any LU exists. 0 or -ENOMEM.
+ */
+int core_root_set_state_dir(struct core_root *root, const char *dir);
+/* The state directory, or NULL when there is none. Any thread. */
+const char *core_root_state_dir(const struct core_root *root);
 
 /* System state (tgtadm --mode sys): ready or offline. Offline refuses new logins. */
 bool core_root_is_ready(const struct core_root *root);
@@ -296,6 +353,55 @@ struct core_acl {
 	unsigned int prefix;           /* bits */
 };
 
+/* ---- ALUA: asymmetric logical unit access (SPC-4 §5.15; alua.c) ---- */
+
+/*
+ * A target port is the target seen through one iSCSI portal group: its relative target port
+ * identifier is the portal group tag (TPGT, 1..65535). Each target port belongs to one ALUA
+ * target port group (by default the group whose identifier equals the TPGT); a group has an
+ * asymmetric access state that every LU of the target shares.
+ */
+enum core_alua_state {
+	CORE_ALUA_AO = 0x0,            /* active/optimized */
+	CORE_ALUA_AN = 0x1,            /* active/non-optimized */
+	CORE_ALUA_STANDBY = 0x2,
+	CORE_ALUA_UNAVAILABLE = 0x3,
+	CORE_ALUA_OFFLINE = 0xe,
+	CORE_ALUA_TRANSITIONING = 0xf,
+};
+
+#define CORE_ALUA_IMPLICIT   0x1u  /* TPGS bits of standard INQUIRY (SPC-4) */
+#define CORE_ALUA_EXPLICIT   0x2u  /* SET TARGET PORT GROUPS allowed */
+#define CORE_ALUA_GROUPS_MAX 16u   /* target port groups with non-default settings */
+#define CORE_PORTS_MAX       16u   /* target ports (TPGTs) of the daemon */
+
+/* Status codes of REPORT TARGET PORT GROUPS: what changed the state last. */
+#define CORE_ALUA_STATUS_NONE     0x0
+#define CORE_ALUA_STATUS_EXPLICIT 0x1
+#define CORE_ALUA_STATUS_IMPLICIT 0x2
+
+struct core_alua_group {
+	uint16_t id;                   /* TARGET PORT GROUP; 0: free slot */
+	uint8_t state;                 /* enum core_alua_state */
+	uint8_t status;                /* CORE_ALUA_STATUS_* */
+	bool pref;                     /* PREF bit */
+};
+
+struct core_alua_port {
+	uint16_t tpgt;                 /* relative target port identifier */
+	uint16_t group;                /* the port's target port group */
+};
+
+struct core_alua {
+	pthread_mutex_t lock;          /* leaf lock: everything below but inactive */
+	atomic_bool inactive;          /* some group is neither AO nor AN: commands must look */
+	uint8_t type;                  /* CORE_ALUA_IMPLICIT | CORE_ALUA_EXPLICIT; 0: no ALUA */
+	unsigned int nr_groups;
+	struct core_alua_group groups[CORE_ALUA_GROUPS_MAX]; /* groups set by the administrator */
+	unsigned int nr_ports;
+	struct core_alua_port ports[CORE_PORTS_MAX];         /* ports moved to another group */
+};
+
 struct core_target {
 	struct core_root *root;
 	struct list_head entry;        /* root->targets, ascending tid (root->lock) */
@@ -310,6 +416,7 @@ struct core_target {
 	struct list_head nexuses;      /* struct core_nexus */
 	void *lld_priv;                /* the LLD's per-target state (iSCSI parameters) */
 	void (*lld_free)(void *lld_priv);
+	struct core_alua alua;         /* ALUA target port groups (alua.c) */
 };
 
 /*
@@ -369,6 +476,15 @@ struct core_lu_stats {
 	atomic_uint_fast64_t lat_hist[CORE_LAT_BUCKETS]; /* the last bucket is open-ended */
 };
 
+/* The LBA-range interlock of an LU (order.c). */
+struct core_ilk {
+	pthread_mutex_t lock;          /* held, waiting */
+	atomic_uint gate;              /* exclusive ranges held or waiting: writes must register */
+	atomic_uint fast;              /* writes in flight that did not register (gate was 0) */
+	struct list_head held;         /* struct scsi_cmd (ilk_entry) holding a range */
+	struct list_head waiting;      /* struct scsi_cmd waiting, arrival order */
+};
+
 struct core_lu {
 	struct core_target *tgt;
 	struct list_head entry;        /* tgt->luns (tgt->lock) */
@@ -405,6 +521,7 @@ struct core_lu {
 	bool d_sense;                  /* descriptor-format sense */
 	uint16_t rotation_rate;
 	struct core_lu_stats stats;
+	struct core_ilk ilk;           /* COMPARE AND WRITE against other writes */
 };
 
 struct core_lu_params {
@@ -479,6 +596,7 @@ struct core_nexus_conn {
 struct core_nexus {
 	struct core_target *tgt;       /* referenced */
 	struct list_head entry;        /* tgt->nexuses (tgt->lock) */
+	uint16_t tpgt;                 /* target port (relative port id), set by the LLD at login */
 	uint64_t id;                   /* transport identifier shown as "I_T nexus: N" (TSIH) */
 	char initiator[224];
 	char alias[256];
@@ -494,6 +612,8 @@ struct core_nexus {
 	unsigned int nr_conns;
 	struct core_nexus_conn conns[CORE_NEXUS_MAX_CONN];
 	struct core_lu_stats stats;    /* this session's commands, over all its LUs */
+	struct core_taskset **ts;      /* per LUN task set (order.c); the nexus' reactor only */
+	uint32_t nr_ts;
 };
 
 /*
@@ -535,6 +655,60 @@ void core_lu_prevent_set(struct core_lu *lu, struct core_nexus *n, bool prevent)
  * caller's job.
  */
 void core_lu_reset(struct core_lu *lu, struct core_nexus *by);
+
+/* ---- ALUA (alua.c) ---- */
+
+/* Records a target port (TPGT) of the daemon: each portal group is one port of every target.
+ * 0, -EINVAL (0), -ENOSPC. Management thread (LLD portal registration). */
+int core_root_port_add(struct core_root *root, uint16_t tpgt);
+/* Forgets a target port (its last portal closed). Management thread. */
+void core_root_port_del(struct core_root *root, uint16_t tpgt);
+/* The recorded TPGTs in ascending order into out (up to max); returns the count. Any thread. */
+unsigned int core_root_ports(struct core_root *root, uint16_t *out, unsigned int max);
+
+/*
+ * Applies one ALUA parameter of tgt (tgtadm --mode target --op update --name K --value V):
+ *   alua.type           none | implicit | explicit | both (default both)
+ *   alua.tpg.G.state    active-optimized | active-nonoptimized | standby | unavailable |
+ *                       offline | transitioning (also ao, an, s, u, o, t)
+ *   alua.tpg.G.preferred 0 | 1
+ *   alua.port.T.tpg     G: target port with TPGT T belongs to group G (default G = T)
+ * A state change raises ASYMMETRIC ACCESS STATE CHANGED on every nexus of tgt.
+ * 0, -ENOENT (not an ALUA key), -EINVAL (bad value), -ENOSPC. Management thread.
+ */
+int core_alua_config(struct core_target *tgt, const char *key, const char *value);
+typedef void (*core_alua_param_fn)(const char *key, const char *value, void *arg);
+/* Calls fn for ALUA parameters of tgt: every group of every port with all, else only values
+ * that differ from the defaults (for saving). fn must not call back into ALUA. */
+void core_alua_foreach(struct core_target *tgt, bool all, core_alua_param_fn fn, void *arg);
+/* Group id, state and PREF bit of the target port tpgt of tgt. Any thread. */
+void core_alua_port_get(struct core_target *tgt, uint16_t tpgt, uint16_t *group,
+			uint8_t *state, bool *pref);
+/* Whether every group of tgt is active (AO or AN): the command fast path. */
+static inline bool core_alua_all_active(struct core_target *tgt)
+{
+	return !atomic_load_explicit(&tgt->alua.inactive, memory_order_acquire);
+}
+/* The ALUA type of tgt (CORE_ALUA_* bits). Any thread. */
+uint8_t core_alua_type(struct core_target *tgt);
+
+/* One target port group as REPORT TARGET PORT GROUPS lists it. */
+struct core_alua_report {
+	struct core_alua_group g;
+	unsigned int nr_ports;
+	uint16_t ports[CORE_PORTS_MAX];   /* relative target port identifiers */
+};
+/* Snapshot of the groups of tgt (those with at least one port, plus the port of nexus n),
+ * ascending id, into out (up to max); returns the count. Any thread. */
+unsigned int core_alua_report(struct core_target *tgt, struct core_nexus *n,
+			      struct core_alua_report *out, unsigned int max);
+/*
+ * SET TARGET PORT GROUPS from nexus by: group id to state (AO, AN, standby or unavailable).
+ * Raises ASYMMETRIC ACCESS STATE CHANGED on every other nexus. 0, -ENOENT (no such group
+ * in the report of by), -EINVAL (state), -ENOSPC. Any thread.
+ */
+int core_alua_group_set(struct core_target *tgt, struct core_nexus *by, uint16_t group,
+			uint8_t state);
 
 /* ---- CHAP accounts (tgtadm --mode account; account.c) ---- */
 

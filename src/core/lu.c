@@ -93,6 +93,9 @@ static struct core_lu *lu_alloc(struct core_target *tgt, uint64_t lun,
 	lu->bsoflags = p->bsoflags;
 	atomic_init(&lu->refs, 1);
 	list_init(&lu->entry);
+	pthread_mutex_init(&lu->ilk.lock, NULL);
+	list_init(&lu->ilk.held);
+	list_init(&lu->ilk.waiting);
 	if ((p->path && !(lu->path = strdup(p->path))) ||
 	    (p->bsopts && !(lu->bsopts = strdup(p->bsopts)))) {
 		free(lu->path);
@@ -242,6 +245,7 @@ void core_lu_free(struct core_lu *lu)
 		close(lu->fd);
 	free(lu->path);
 	free(lu->bsopts);
+	pthread_mutex_destroy(&lu->ilk.lock);
 	free(lu);
 }
 
@@ -351,6 +355,9 @@ int core_lu_config(struct core_lu *lu, const char *key, const char *value)
 		return ret != -ENOENT ? ret : core_lu_path_set(lu, value);
 	}
 	ret = lu_config_bool(lu, key, value);
+	if (ret != -ENOENT)
+		return ret;
+	ret = lu->bs && lu->bs->lu_config ? lu->bs->lu_config(lu, key, value) : -ENOENT;
 	if (ret != -ENOENT)
 		return ret;
 	if (lu->dt && lu->dt->lu_config)

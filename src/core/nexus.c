@@ -265,6 +265,7 @@ void core_nexus_free(struct core_nexus *n)
 	pthread_mutex_destroy(&n->lock);
 	free(n->ua_bits);
 	free(n->prevent_bits);
+	core_order_nexus_fini(n);
 	free(n);
 	core_target_put(tgt);
 }

@@ -36,7 +36,24 @@ void core_root_free(struct core_root *root)
 	pthread_mutex_destroy(&root->lock);
 	core_account_free_all(root);
 	pthread_mutex_destroy(&root->acct_lock);
+	free(root->state_dir);
 	free(root);
+}
+
+int core_root_set_state_dir(struct core_root *root, const char *dir)
+{
+	char *copy = NULL;
+
+	if (dir && *dir && !(copy = strdup(dir)))
+		return -ENOMEM;
+	free(root->state_dir);
+	root->state_dir = copy;
+	return 0;
+}
+
+const char *core_root_state_dir(const struct core_root *root)
+{
+	return root->state_dir;
 }
 
 void core_root_add_devtype(struct core_root *root, const struct core_devtype *dt)

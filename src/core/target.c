@@ -73,6 +73,7 @@ int core_target_new(struct core_root *root, uint32_t tid, const char *name,
 	list_init(&tgt->luns);
 	list_init(&tgt->acls);
 	list_init(&tgt->nexuses);
+	core_alua_init(&tgt->alua);
 
 	pthread_mutex_lock(&root->lock);
 	if (target_find_locked(root, tid, name)) {
@@ -211,5 +212,6 @@ void core_target_free(struct core_target *tgt)
 	if (tgt->lld_free)
 		tgt->lld_free(tgt->lld_priv);
 	pthread_rwlock_destroy(&tgt->lock);
+	core_alua_fini(&tgt->alua);
 	free(tgt);
 }

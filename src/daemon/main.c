@@ -24,7 +24,9 @@ static void usage(FILE *out)
 	fprintf(out,
 		"Usage: utgtd [OPTION]...\n"
 		"Userspace SCSI target daemon: serves logical units over iSCSI.\n\n"
-		"  -p, --portal ADDR[:PORT]     listen on this portal (repeatable; IPv6 as [ADDR]:PORT)\n"
+		"  -p, --portal ADDR[:PORT][,TPGT]\n"
+		"                               listen on this portal in portal group TPGT (default 1;\n"
+		"                               repeatable; IPv6 as [ADDR]:PORT)\n"
 		"                               default: 0.0.0.0:3260 and [::]:3260\n"
 		"  -s, --control-socket PATH    management socket (default " MGMT_SOCKET_DEFAULT ")\n"
 		"  -C, --control-port N         tgt-style instance number: socket PATH.N\n"
@@ -34,6 +36,18 @@ static void usage(FILE *out)
 		"  -T, --shutdown-timeout SEC   wait this long for initiators to log out (default 5)\n"
 		"  -c, --config FILE            apply this targets.conf at start-up and on SIGHUP\n"
 		"      --metrics ADDR:PORT      serve Prometheus metrics over HTTP (default: off)\n"
+		"      --state-dir DIR          persistent state: APTPL reservations (\"\": none)\n"
+		"                               default " UTGTD_STATE_DIR_DEFAULT "\n"
+		"      --stuck-io-ms MS         log and count commands in flight longer than MS\n"
+		"                               (default 30000; 0: off)\n"
+		"  -u, --user USER              after start-up run as USER with only CAP_DAC_OVERRIDE\n"
+		"                               and CAP_SYS_RAWIO (start as root)\n"
+		"  -g, --group GROUP            with --user: run with this group (default: USER's)\n"
+		"      --seccomp MODE           system call filter: off, log, trap or kill\n"
+		"                               (default: kill with --user, off without)\n"
+		"      --login-timeout SEC      a login must finish within SEC seconds (default 15)\n"
+		"      --max-initiator-conns N  connections one initiator address may hold (default\n"
+		"                               512; more are closed before login)\n"
 		"  -h, --help                   show this help\n"
 		"  -V, --version                show the version\n");
 }
@@ -50,18 +64,28 @@ static int parse_options(int argc, char **argv, struct utgtd_options *opt)
 		{ "shutdown-timeout", required_argument, NULL, 'T' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "metrics", required_argument, NULL, 'M' },
+		{ "state-dir", required_argument, NULL, 'D' },
+		{ "stuck-io-ms", required_argument, NULL, 'W' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "group", required_argument, NULL, 'g' },
+		{ "seccomp", required_argument, NULL, 'S' },
+		{ "login-timeout", required_argument, NULL, 'L' },
+		{ "max-initiator-conns", required_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	char err[160];
 	uint64_t v;
 	int c;
 
 	opt->threads = ncpu > 0 ? (unsigned int)MIN(ncpu, UTGTD_MAX_THREADS) : 1;
 	opt->shutdown_timeout_ms = 5000;
+	opt->stuck_io_ms = 30000;
 	str_copy(opt->control_socket, MGMT_SOCKET_DEFAULT, sizeof(opt->control_socket));
-	while ((c = getopt_long(argc, argv, "p:s:C:t:fd:T:c:hV", longopts, NULL)) != -1) {
+	opt->state_dir = UTGTD_STATE_DIR_DEFAULT;
+	while ((c = getopt_long(argc, argv, "p:s:C:t:fd:T:c:u:g:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			if (opt->nr_portals == UTGTD_MAX_PORTALS) {
@@ -121,6 +145,34 @@ static int parse_options(int argc, char **argv, struct utgtd_options *opt)
 		case 'M':
 			opt->metrics = optarg;
 			break;
+		case 'D':
+			opt->state_dir = optarg;
+			break;
+		case 'W':
+			if (str_to_u64(optarg, 0, 3600000, &v) < 0) {
+				fprintf(stderr, "utgtd: --stuck-io-ms takes 0 to 3600000\n");
+				return -1;
+			}
+			opt->stuck_io_ms = (unsigned int)v;
+			break;
+		case 'u':
+			opt->user = optarg;
+			break;
+		case 'g':
+			opt->group = optarg;
+			break;
+		case 'L':
+			opt->login_timeout = optarg;
+			break;
+		case 'I':
+			opt->initiator_conns = optarg;
+			break;
+		case 'S':
+			if (utgtd_seccomp_parse(optarg, &opt->seccomp) < 0) {
+				fprintf(stderr, "utgtd: --seccomp takes off, log, trap or kill\n");
+				return -1;
+			}
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -139,6 +191,10 @@ static int parse_options(int argc, char **argv, struct utgtd_options *opt)
 	if (opt->nr_portals == 0) {
 		opt->portals[opt->nr_portals++] = "0.0.0.0:3260";
 		opt->portals[opt->nr_portals++] = "[::]:3260";
+	}
+	if (utgtd_privs_resolve(opt, err, sizeof(err)) < 0) {
+		fprintf(stderr, "utgtd: %s\n", err);
+		return -1;
 	}
 	return 0;
 }

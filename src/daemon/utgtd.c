@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bs/bs.h"
@@ -119,7 +120,7 @@ static int utgtd_portals_open(struct utgtd *d)
 
 		p->watch.fd = -1;
 		str_copy(p->text, d->opt->portals[i], sizeof(p->text));
-		ret = portal_parse(p->text, &p->addr, &p->addr_len);
+		ret = portal_parse(p->text, &p->addr, &p->addr_len, &p->tpgt);
 		if (ret < 0) {
 			snprintf(d->error, sizeof(d->error), "invalid portal '%s'", p->text);
 			return ret;
@@ -132,8 +133,82 @@ static int utgtd_portals_open(struct utgtd *d)
 			return ret;
 		}
 		d->nr_portals++;
-		iscsi_portal_add(d->lld, (struct sockaddr *)&p->addr, p->addr_len);
+		iscsi_portal_add(d->lld, (struct sockaddr *)&p->addr, p->addr_len, p->tpgt);
 	}
+	return 0;
+}
+
+/* The open portal listening on addr, or NULL. */
+static struct portal *utgtd_portal_find(struct utgtd *d, const struct sockaddr_storage *ss,
+					socklen_t len)
+{
+	for (unsigned int i = 0; i < d->nr_portals; i++) {
+		struct portal *q = &d->portals[i];
+
+		if (q->watch.fd >= 0 && q->addr_len == len && !memcmp(&q->addr, ss, len))
+			return q;
+	}
+	return NULL;
+}
+
+/* --mode portal --op new: one more listening portal; a closed slot is reused (its watch is
+ * no longer registered), so registered watches never move. */
+static int utgtd_portal_add(void *arg, const char *text, uint16_t tpgt)
+{
+	struct utgtd *d = arg;
+	struct sockaddr_storage ss;
+	struct portal *p = NULL;
+	socklen_t len;
+	uint16_t dflt;
+	int ret;
+
+	if (strchr(text, ',') || portal_parse(text, &ss, &len, &dflt))
+		return -EINVAL;
+	if (utgtd_portal_find(d, &ss, len))
+		return -EEXIST;
+	for (unsigned int i = 0; i < d->nr_portals && !p; i++)
+		if (d->portals[i].watch.fd < 0)
+			p = &d->portals[i];
+	if (!p && d->nr_portals == UTGTD_MAX_PORTALS)
+		return -ENOSPC;
+	if (!p)
+		p = &d->portals[d->nr_portals];
+	snprintf(p->text, sizeof(p->text), "%s,%u", text, tpgt);
+	p->addr = ss;
+	p->addr_len = len;
+	p->tpgt = tpgt;
+	ret = portal_open(d, p);
+	if (ret < 0) {
+		p->watch.fd = -1;
+		return ret;
+	}
+	if (p == &d->portals[d->nr_portals])
+		d->nr_portals++;
+	ret = iscsi_portal_add(d->lld, (struct sockaddr *)&p->addr, p->addr_len, tpgt);
+	if (ret < 0)
+		portal_close(d, p);
+	else
+		log_info("portal %s opened", p->text);
+	return ret;
+}
+
+/* --mode portal --op delete: stops listening; sessions that came through it stay. */
+static int utgtd_portal_del(void *arg, const char *text)
+{
+	struct utgtd *d = arg;
+	struct sockaddr_storage ss;
+	struct portal *p;
+	socklen_t len;
+	uint16_t tpgt;
+
+	if (strchr(text, ',') || portal_parse(text, &ss, &len, &tpgt))
+		return -EINVAL;
+	p = utgtd_portal_find(d, &ss, len);
+	if (!p)
+		return -ENOENT;
+	iscsi_portal_del(d->lld, (struct sockaddr *)&p->addr, p->addr_len);
+	portal_close(d, p);
+	log_info("portal %s closed", p->text);
 	return 0;
 }
 
@@ -143,7 +218,10 @@ static int utgtd_mgmt_open(struct utgtd *d)
 		.socket_path = d->opt->control_socket,
 		.allowed_gid = (gid_t)-1,
 		.on_shutdown = utgtd_request_stop,
+		.portal_add = utgtd_portal_add,
+		.portal_del = utgtd_portal_del,
 		.arg = d,
+		.config_path = d->opt->config,
 	};
 	int ret = mgmt_server_new(d->ctl, d->root, d->lld, &cfg, &d->mgmt);
 
@@ -154,7 +232,27 @@ static int utgtd_mgmt_open(struct utgtd *d)
 	return ret;
 }
 
-/* --config and --metrics: targets exist before the portals accept anyone. */
+/* --login-timeout, --max-initiator-conns */
+static int utgtd_limits_set(struct utgtd *d)
+{
+	const struct {
+		const char *name, *value, *option;
+	} lim[] = {
+		{ "login_timeout", d->opt->login_timeout, "--login-timeout" },
+		{ "max_initiator_conns", d->opt->initiator_conns, "--max-initiator-conns" },
+	};
+
+	for (unsigned int i = 0; i < ARRAY_SIZE(lim); i++) {
+		if (lim[i].value && iscsi_lld_limit_set(d->lld, lim[i].name, lim[i].value) < 0) {
+			snprintf(d->error, sizeof(d->error), "invalid %s '%s'", lim[i].option,
+				 lim[i].value);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* --config: applied before utgtd_run accepts anyone, so its targets exist for the first login. */
 static int utgtd_config_open(struct utgtd *d)
 {
 	char err[200];
@@ -162,11 +260,16 @@ static int utgtd_config_open(struct utgtd *d)
 
 	if (d->opt->config) {
 		ret = mgmt_config_load(d->mgmt, d->opt->config, err, sizeof(err));
-		if (ret < 0) {
+		if (ret < 0)
 			snprintf(d->error, sizeof(d->error), "config: %s", err);
-			return ret;
-		}
 	}
+	return ret;
+}
+
+static int utgtd_metrics_open(struct utgtd *d)
+{
+	int ret = 0;
+
 	if (d->opt->metrics) {
 		ret = mgmt_metrics_new(d->ctl, d->root, d->lld, d->opt->metrics, &d->metrics);
 		if (ret < 0)
@@ -174,6 +277,34 @@ static int utgtd_config_open(struct utgtd *d)
 				 d->opt->metrics, strerror(-ret));
 	}
 	return ret;
+}
+
+/*
+ * The state directory (--state-dir): created when missing (one level, mode 0700). When it
+ * cannot be used, reservations do not persist (REPORT CAPABILITIES says PTPL_C 0).
+ */
+static int utgtd_state_dir_open(struct utgtd *d)
+{
+	const char *dir = d->opt->state_dir;
+	struct stat st;
+
+	if (!dir || !*dir)
+		return 0;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		log_warn("state directory %s: %s: reservations will not persist", dir,
+			 strerror(errno));
+		return 0;
+	}
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		log_warn("state directory %s is not a directory: reservations will not persist",
+			 dir);
+		return 0;
+	}
+	if (core_root_set_state_dir(d->root, dir) < 0) {
+		snprintf(d->error, sizeof(d->error), "out of memory");
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 int utgtd_start(struct utgtd *d, const struct utgtd_options *opt)
@@ -190,7 +321,9 @@ int utgtd_start(struct utgtd *d, const struct utgtd_options *opt)
 	}
 	scsi_register_all(d->root);
 	bs_register_all(d->root);
-	ret = utgtd_reactors_start(d);
+	ret = utgtd_state_dir_open(d);
+	if (ret == 0)
+		ret = utgtd_reactors_start(d);
 	if (ret == 0)
 		ret = utgtd_signals_open(d);
 	if (ret == 0) {
@@ -198,13 +331,26 @@ int utgtd_start(struct utgtd *d, const struct utgtd_options *opt)
 		if (ret < 0)
 			snprintf(d->error, sizeof(d->error), "cannot start the iSCSI driver: %s",
 				 strerror(-ret));
+		else
+			iscsi_lld_stuck_set(d->lld, d->opt->stuck_io_ms);
 	}
+	if (ret == 0)
+		ret = iscsi_lld_ctl_set(d->lld, d->ctl); /* where the iSNS client runs */
+	if (ret == 0)
+		ret = utgtd_limits_set(d);
 	if (ret == 0)
 		ret = utgtd_mgmt_open(d);
 	if (ret == 0)
-		ret = utgtd_config_open(d);
+		ret = utgtd_metrics_open(d);
 	if (ret == 0)
 		ret = utgtd_portals_open(d);
+	/* everything that needs root is open: --user, capabilities, seccomp */
+	if (ret == 0)
+		ret = utgtd_privs_drop(d);
+	/* after the drop, so LU threads it starts inherit the kept capabilities; nobody is
+	 * accepted before utgtd_run */
+	if (ret == 0)
+		ret = utgtd_config_open(d);
 	if (ret < 0) {
 		utgtd_stop(d);
 		return ret;

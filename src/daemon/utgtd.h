@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "reactor/reactor.h"
 #include "util/util.h"
@@ -22,6 +23,17 @@ struct mgmt_metrics;
 
 #define UTGTD_MAX_PORTALS 16
 #define UTGTD_MAX_THREADS 256
+
+/* --seccomp: DEFAULT is KILL with --user, OFF without (privs.c) */
+enum utgtd_seccomp {
+	UTGTD_SECCOMP_DEFAULT,
+	UTGTD_SECCOMP_OFF,
+	UTGTD_SECCOMP_LOG,             /* allowed, logged by the kernel (audit) */
+	UTGTD_SECCOMP_TRAP,            /* refused with ENOSYS, logged on stderr (debugging) */
+	UTGTD_SECCOMP_KILL,            /* the process dies with SIGSYS */
+};
+
+#define UTGTD_STATE_DIR_DEFAULT "/var/lib/utgt"
 
 struct utgtd_options {
 	const char *portals[UTGTD_MAX_PORTALS];
@@ -33,6 +45,15 @@ struct utgtd_options {
 	unsigned int shutdown_timeout_ms;
 	const char *config;            /* --config FILE: applied at start-up and on SIGHUP */
 	const char *metrics;           /* --metrics ADDR:PORT: Prometheus endpoint, or NULL */
+	const char *state_dir;         /* --state-dir DIR: APTPL state; "" for none */
+	unsigned int stuck_io_ms;      /* --stuck-io-ms: watchdog limit, 0 off */
+	const char *user;              /* --user: drop to this user after start-up, or NULL */
+	const char *group;             /* --group: its group instead of the user's */
+	uid_t uid;                     /* resolved by utgtd_privs_resolve */
+	gid_t gid;
+	enum utgtd_seccomp seccomp;
+	const char *login_timeout;     /* --login-timeout SEC, or NULL */
+	const char *initiator_conns;   /* --max-initiator-conns N, or NULL */
 };
 
 struct portal {
@@ -40,6 +61,7 @@ struct portal {
 	struct utgtd *d;
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
+	uint16_t tpgt;                 /* portal group tag (",TPGT" suffix; default 1) */
 	char text[80];                 /* as given, for messages */
 };
 
@@ -74,10 +96,22 @@ void utgtd_run(struct utgtd *d);
 void utgtd_stop(struct utgtd *d);
 
 /*
+ * Least privilege (privs.c). utgtd_privs_resolve looks up --user/--group before start-up (and
+ * resolves the --seccomp default); utgtd_privs_drop switches user, keeps only the needed
+ * capabilities, sets no_new_privs and installs the seccomp filter. 0 or -errno (d->error).
+ */
+int utgtd_seccomp_parse(const char *text, enum utgtd_seccomp *mode);
+const char *utgtd_seccomp_name(enum utgtd_seccomp mode);
+int utgtd_privs_resolve(struct utgtd_options *opt, char *err, size_t errlen);
+int utgtd_privs_drop(struct utgtd *d);
+int utgtd_seccomp_install(struct utgtd *d);
+
+/*
  * Parses "ADDR[:PORT]", "[V6ADDR][:PORT]" or a bare IPv6 address; port defaults to 3260.
  * 0 or -EINVAL.
  */
-int portal_parse(const char *text, struct sockaddr_storage *ss, socklen_t *len);
+int portal_parse(const char *text, struct sockaddr_storage *ss, socklen_t *len,
+		 uint16_t *tpgt);
 /* Binds and listens (SO_REUSEADDR, IPV6_V6ONLY for IPv6). 0 or -errno. */
 int portal_open(struct utgtd *d, struct portal *p);
 void portal_close(struct utgtd *d, struct portal *p);

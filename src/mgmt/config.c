@@ -14,11 +14,15 @@
 #include "mgmt/config_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 struct cfg_plan {
 	struct mgmt_server *srv;
@@ -125,6 +129,56 @@ static const char *lu_struct_diff(const struct core_lu *lu, const json_t *d)
 	return NULL;
 }
 
+/* s with ${tid} and ${lun} replaced (tgt-admin's params variables). */
+static json_t *subst_vars(const char *s, uint32_t tid, uint64_t lun)
+{
+	char out[MGMT_LEN_PARAMS + 1];
+	size_t off = 0;
+	int rc = 0;
+
+	out[0] = '\0';
+	while (*s && !rc) {
+		if (!strncmp(s, "${tid}", 6)) {
+			rc = str_appendf(out, sizeof(out), &off, "%u", tid);
+			s += 6;
+		} else if (!strncmp(s, "${lun}", 6)) {
+			rc = str_appendf(out, sizeof(out), &off, "%llu", (unsigned long long)lun);
+			s += 6;
+		} else {
+			rc = str_appendf(out, sizeof(out), &off, "%c", *s++);
+		}
+	}
+	return rc ? NULL : json_string(out);
+}
+
+/* The file's device-type params lines, sent after the LU is created, in order. */
+static int plan_lu_updates(struct cfg_plan *pl, uint32_t tid, const char *tname, uint64_t lun,
+                           const json_t *d)
+{
+	size_t i;
+	json_t *v;
+	json_t *req;
+	json_t *line;
+	int rc = 0;
+
+	json_array_foreach(json_object_get(d, "updates"), i, v)
+	{
+		line = subst_vars(json_string_value(v), tid, lun);
+		req = line ? plan_req("logicalunit", "update", tid) : NULL;
+		if (req && (json_object_set_new(req, "lun", json_integer((json_int_t)lun)) ||
+		            json_object_set(req, "params", line))) {
+			json_decref(req);
+			req = NULL;
+		}
+		rc = plan_add(pl, req, "~ lun %llu of %s: params %s", (unsigned long long)lun,
+		              tname, line ? json_string_value(line) : "?");
+		json_decref(line);
+		if (rc)
+			break;
+	}
+	return rc;
+}
+
 static int plan_lu_new(struct cfg_plan *pl, uint32_t tid, const char *tname, const json_t *d,
                        const char *why)
 {
@@ -152,9 +206,10 @@ static int plan_lu_new(struct cfg_plan *pl, uint32_t tid, const char *tname, con
 		json_decref(req);
 		req = NULL;
 	}
-	return plan_add(pl, req, "%s lun %lld of %s: %s%s%s", why ? "~" : "+", (long long)lun,
-	                tname, jstr(d, "path") ? jstr(d, "path") : "(no backing store)",
-	                why ? ", re-created for a new " : "", why ? why : "");
+	rc = plan_add(pl, req, "%s lun %lld of %s: %s%s%s", why ? "~" : "+", (long long)lun,
+	              tname, jstr(d, "path") ? jstr(d, "path") : "(no backing store)",
+	              why ? ", re-created for a new " : "", why ? why : "");
+	return rc ? rc : plan_lu_updates(pl, tid, tname, (uint64_t)lun, d);
 }
 
 /* LU parameters the file sets that differ from the live values. */
@@ -361,6 +416,7 @@ static int plan_params(struct cfg_plan *pl, struct core_target *tgt, uint32_t ti
 		unsigned int count = 0;
 
 		iscsi_target_param_foreach(tgt, live_param, live);
+		core_alua_foreach(tgt, true, live_param, live);
 		iscsi_target_nop(tgt, &interval, &count);
 		json_object_set_new(live, "nop_interval", json_sprintf("%u", interval));
 		json_object_set_new(live, "nop_count", json_sprintf("%u", count));
@@ -591,6 +647,40 @@ static struct core_target *live_by_name(struct core_root *root, const char *name
 	return NULL;
 }
 
+/*
+ * The file's iSNS keys (tgt-admin's globals), as system updates after the targets; "iSNS" goes
+ * last so the server address is set before the client starts.
+ */
+static int plan_isns(struct cfg_plan *pl, const json_t *doc)
+{
+	const json_t *arr = json_object_get(doc, "isns");
+	const char *name;
+	json_t *pair;
+	json_t *req;
+	size_t i;
+	int rc = 0;
+
+	for (int last = 0; last < 2 && !rc; last++) {
+		json_array_foreach(arr, i, pair) {
+			name = json_string_value(json_array_get(pair, 0));
+			if (rc || !name || (strcmp(name, "iSNS") == 0) != (last == 1))
+				continue;
+			req = plan_req("system", "update", 0);
+			if (req && json_object_set_new(req, "name", json_string(name))) {
+				json_decref(req);
+				req = NULL;
+			}
+			if (req && json_object_set(req, "value", json_array_get(pair, 1))) {
+				json_decref(req);
+				req = NULL;
+			}
+			rc = plan_add(pl, req, "= system %s=%s", name,
+				      json_string_value(json_array_get(pair, 1)));
+		}
+	}
+	return rc;
+}
+
 static int plan_build(struct cfg_plan *pl, const json_t *doc, const char *sel, bool force)
 {
 	struct core_target *tgt;
@@ -621,7 +711,7 @@ static int plan_build(struct cfg_plan *pl, const json_t *doc, const char *sel, b
 			continue;
 		rc = plan_target_new(pl, t);
 	}
-	return rc;
+	return rc ? rc : plan_isns(pl, doc);
 }
 
 /* ---- running a plan ---- */
@@ -734,8 +824,11 @@ static void dump_kv(FILE *f, const char *indent, const char *key, const char *va
 	fprintf(f, "%s%s %s%s%s\n", indent, key, quote ? "\"" : "", value, quote ? "\"" : "");
 }
 
-static void dump_lu(FILE *f, const struct core_lu *lu)
+static void dump_lu(struct mgmt_server *srv, FILE *f, uint32_t tid, const struct core_lu *lu)
 {
+	const json_t *hist = mgmt_lu_history(srv, tid, lu->lun);
+	json_t *line;
+	size_t k;
 	static const char *const idents[] = {
 	        "vendor_id", "product_id", "product_rev", "scsi_id", "scsi_sn",
 	};
@@ -756,7 +849,10 @@ static void dump_lu(FILE *f, const struct core_lu *lu)
 		fprintf(f, "\t\tbsoflags %s\n", flags[lu->bsoflags & 3]);
 	if (lu->bsopts && *lu->bsopts)
 		dump_kv(f, "\t\t", "bsopts", lu->bsopts);
-	fprintf(f, "\t\tblock-size %u\n", lu->block_size);
+	/* tapes and changers have no settable block size (0 or their own) */
+	if (lu->block_size >= 512 && lu->block_size <= 4096 &&
+	    !(lu->block_size & (lu->block_size - 1)))
+		fprintf(f, "\t\tblock-size %u\n", lu->block_size);
 	for (i = 0; i < ARRAY_SIZE(idents); i++) {
 		lu_param_get(lu, idents[i], v, sizeof(v));
 		if (*v)
@@ -772,6 +868,9 @@ static void dump_lu(FILE *f, const struct core_lu *lu)
 	if (lu->thin || lu->rotation_rate)
 		fprintf(f, "\t\tparams thin_provisioning=%d,rotation_rate=%u\n", lu->thin,
 		        lu->rotation_rate);
+	/* device-type updates (changer elements, ...), replayed in order after creation */
+	json_array_foreach(hist, k, line)
+		fprintf(f, "\t\tparams %s\n", json_string_value(line));
 	fprintf(f, "\t</backing-store>\n");
 }
 
@@ -826,7 +925,7 @@ static void dump_target(struct mgmt_server *srv, FILE *f, struct core_target *tg
 
 	fprintf(f, "<target %s>\n\tcontroller_tid %u\n", tgt->name, tgt->tid);
 	pthread_rwlock_rdlock(&tgt->lock);
-	list_for_each_entry(lu, &tgt->luns, entry) if (lu->lun != 0) dump_lu(f, lu);
+	list_for_each_entry(lu, &tgt->luns, entry) if (lu->lun != 0) dump_lu(srv, f, tgt->tid, lu);
 	list_for_each_entry(acl, &tgt->acls, entry)
 	{
 		any = true;
@@ -840,6 +939,7 @@ static void dump_target(struct mgmt_server *srv, FILE *f, struct core_target *tg
 	dump_accounts(srv, f, tgt->tid);
 	if (srv->lld)
 		iscsi_target_param_foreach(tgt, dump_param, f); /* includes nop_interval/count */
+	core_alua_foreach(tgt, false, dump_param, f);        /* ALUA settings that differ */
 	if (!tgt->ready)
 		fprintf(f, "\tstate offline\n");
 	fprintf(f, "</target>\n\n");
@@ -866,6 +966,108 @@ static char *cfg_dump(struct mgmt_server *srv)
 		return NULL;
 	}
 	return text;
+}
+
+/* ---- saveconfig: the dump written atomically ---- */
+
+static int save_write_all(int fd, const char *text, size_t len)
+{
+	ssize_t n;
+
+	while (len) {
+		n = write(fd, text, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		text += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* fsync of path's directory, so the rename survives a crash. */
+static int save_sync_dir(const char *path)
+{
+	char dir[MGMT_LEN_PATH + 1];
+	int fd;
+	int rc = 0;
+
+	str_copy(dir, path, sizeof(dir));
+	fd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+/*
+ * Writes text to path: a temporary file in the same directory (mode 0600: the dump holds CHAP
+ * secrets), fsync, rename over path, fsync of the directory. 0 or -errno; on failure path is
+ * untouched and the temporary file is gone.
+ */
+static int save_atomic(const char *path, const char *text)
+{
+	char tmp[MGMT_LEN_PATH + 16];
+	int fd;
+	int rc;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	rc = save_write_all(fd, text, strlen(text));
+	if (!rc && (fchmod(fd, 0600) < 0 || fsync(fd) < 0))
+		rc = -errno;
+	if (close(fd) < 0 && !rc)
+		rc = -errno;
+	if (!rc && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc) {
+		unlink(tmp);
+		return rc;
+	}
+	return save_sync_dir(path);
+}
+
+/*
+ * `system saveconfig`: writes the dump to "config" (absolute path) or, when absent, to the
+ * --config file the daemon was started with. Answers {"path", "bytes"}.
+ */
+void mgmt_config_sys_save(struct mgmt_server *srv, const struct mgmt_req *req,
+			  struct mgmt_rsp *rsp)
+{
+	const char *path = req->config ? req->config : srv->config_path;
+	char *text;
+	int rc;
+
+	rsp->err = MGMT_ERR_INVALID_REQUEST;
+	if (!path) {
+		mgmt_rsp_detail(rsp, "no file given and utgtd was started without --config");
+		return;
+	}
+	if (path[0] != '/') {
+		mgmt_rsp_detail(rsp, "the file must be an absolute path");
+		return;
+	}
+	text = cfg_dump(srv);
+	if (!text) {
+		rsp->err = MGMT_ERR_NOMEM;
+		return;
+	}
+	rc = save_atomic(path, text);
+	if (rc) {
+		mgmt_rsp_detail(rsp, "%s: %s", path, strerror(-rc));
+		log_err("saveconfig: %s: %s", path, strerror(-rc));
+	} else {
+		rsp->data = json_pack("{s:s,s:I}", "path", path, "bytes", (json_int_t)strlen(text));
+		rsp->err = rsp->data ? MGMT_OK : MGMT_ERR_NOMEM;
+		log_info("saveconfig: wrote %s", path);
+	}
+	free(text);
 }
 
 /* ---- handlers ---- */

@@ -4,7 +4,8 @@
  * (the "desired state"): {"targets": [target...], "warnings": [...], "ignore_errors": bool}
  * with target = {"name", "file", "line", "tid"?, "state"?, "luns": [lu...], "addrs": [...],
  * "names": [...], "iscsi": {key: value}} and lu = {"lun", "path"?, "bstype"?, "bsopts"?,
- * "bsoflags"?, "device_type"?, "block_size"?, "params": {key: value}, "line"}.
+ * "bsoflags"?, "device_type"?, "block_size"?, "params": {key: value}, "updates"?: ["k=v,..."]
+ * (device-type params lines, ${tid}/${lun} substituted when planned), "line"}.
  */
 #ifndef UTGT_MGMT_CONFIG_INT_H
 #define UTGT_MGMT_CONFIG_INT_H
@@ -26,7 +27,8 @@
  */
 json_t *mgmt_config_parse(struct mgmt_server *srv, const char *path, char *err, size_t errlen);
 
-/* The canonical spelling of a per-target iSCSI key a file may set, or NULL. */
+/* The canonical spelling of a per-target iSCSI key a file may set, key itself for an ALUA
+ * key (alua.*), or NULL. */
 const char *mgmt_config_iscsi_key(const char *key);
 
 /* Handlers (dispatch.c routes system show and update here). */
@@ -34,5 +36,8 @@ void mgmt_config_sys_show(struct mgmt_server *srv, const struct mgmt_req *req,
 			  struct mgmt_rsp *rsp);
 void mgmt_config_sys_update(struct mgmt_server *srv, const struct mgmt_req *req,
 			    struct mgmt_rsp *rsp);
+/* `system saveconfig`: the dump, written atomically to req->config or the --config file. */
+void mgmt_config_sys_save(struct mgmt_server *srv, const struct mgmt_req *req,
+			  struct mgmt_rsp *rsp);
 
 #endif

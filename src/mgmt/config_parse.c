@@ -120,7 +120,7 @@ static int cfg_param_set(struct cfg_parser *p, json_t *obj, const char *key, con
 	if (!cp)
 		return cfg_error(p, "unknown logical unit parameter '%.64s'", key);
 	if (strstr(value, "${"))
-		return cfg_error(p, "%s: ${tid}/${lun} substitution is not supported", key);
+		return cfg_error(p, "%s: ${tid}/${lun} are substituted in params lines only", key);
 	if (cp->kind == 'b') {
 		rc = cfg_bool(p, key, value, &value);
 	} else if (cp->kind == 'n') {
@@ -140,6 +140,103 @@ static int cfg_param_set(struct cfg_parser *p, json_t *obj, const char *key, con
 	return cfg_set(p, params, key, json_string(value));
 }
 
+/* Only ${tid} and ${lun} may be substituted (tgt-admin's variables). */
+static bool cfg_vars_ok(const char *s)
+{
+	while ((s = strstr(s, "${"))) {
+		if (strncmp(s, "${tid}", 6) && strncmp(s, "${lun}", 6))
+			return false;
+		s += 6;
+	}
+	return true;
+}
+
+/*
+ * Device-type --params keys (scsi/smc.c and scsi/sbc.c lu_config): a line naming one is an
+ * update the device type checks when it runs. Listed here so that any other key is still a
+ * line-numbered parse error and a bad file changes nothing.
+ */
+static const char *const cfg_devtype_keys[] = {
+        "element_type", "start_address", "quantity", "address",      "tid",
+        "lun",          "sides",         "clear_slot", "barcode",    "volume_tag",
+        "media_home",   "sanitize_rate", "physical_block_size",
+};
+
+static bool cfg_devtype_key(const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cfg_devtype_keys); i++)
+		if (!strcmp(cfg_devtype_keys[i], key))
+			return true;
+	return false;
+}
+
+/*
+ * Whether a params line is a device-type update: it names a device-type key (element_type=,
+ * media_home=, ...) or uses ${tid}/${lun}. Such a line is kept whole and sent as `logicalunit
+ * update` after the LU is created, as tgt-admin does; it is never compared with the live
+ * state (the dump replays it).
+ */
+static bool cfg_params_is_update(const char *value)
+{
+	char buf[CFG_LINE_MAX];
+	char *save = NULL;
+	char *tok;
+	char *eq;
+
+	if (strstr(value, "${"))
+		return true;
+	str_copy(buf, value, sizeof(buf));
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		eq = strchr(tok, '=');
+		if (eq)
+			*eq = '\0';
+		if (eq && cfg_devtype_key(tok))
+			return true;
+	}
+	return false;
+}
+
+/* Checks a device-type update line against the request bounds and keeps it in "updates". */
+static int cfg_params_update(struct cfg_parser *p, json_t *obj, const char *value)
+{
+	json_t *ups = json_object_get(obj, "updates");
+	char buf[CFG_LINE_MAX];
+	char *save = NULL;
+	const char *s;
+	char *tok;
+	char *eq;
+
+	if (strlen(value) > MGMT_LEN_PARAMS - 64)
+		return cfg_error(p, "params: longer than %u bytes", MGMT_LEN_PARAMS - 64);
+	for (s = value; *s; s++)
+		if (!isprint((unsigned char)*s) || *s == ' ')
+			return cfg_error(p, "params: only printable ASCII without blanks");
+	if (!cfg_vars_ok(value))
+		return cfg_error(p, "params: only ${tid} and ${lun} can be substituted");
+	str_copy(buf, value, sizeof(buf));
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		eq = strchr(tok, '=');
+		if (!eq || eq == tok || eq - tok > MGMT_LEN_SHORT ||
+		    strlen(eq + 1) > MGMT_LEN_VALUE)
+			return cfg_error(p, "params: expected key=value, got '%.64s'", tok);
+		*eq = '\0';
+		if (!cfg_devtype_key(tok) && !cfg_param_find(tok))
+			return cfg_error(p, "unknown logical unit parameter '%.64s'", tok);
+	}
+	if (!ups) {
+		ups = json_array();
+		if (cfg_set(p, obj, "updates", ups))
+			return -ENOMEM;
+	}
+	if (json_array_size(ups) >= MGMT_LU_UPDATES_MAX)
+		return cfg_error(p, "params: more than %u lines", MGMT_LU_UPDATES_MAX);
+	if (json_array_append_new(ups, json_string(value)))
+		return cfg_error(p, "out of memory");
+	return 0;
+}
+
 /* "params k=v,k=v" */
 static int cfg_params_list(struct cfg_parser *p, json_t *obj, const char *value)
 {
@@ -149,6 +246,8 @@ static int cfg_params_list(struct cfg_parser *p, json_t *obj, const char *value)
 	char *eq;
 	int rc;
 
+	if (cfg_params_is_update(value))
+		return cfg_params_update(p, obj, value);
 	str_copy(buf, value, sizeof(buf));
 	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		eq = strchr(tok, '=');
@@ -299,6 +398,11 @@ static const char *const cfg_iscsi_keys[] = {
         "nop_interval",
         "nop_count",
         "MaxQueueCmd",
+        "max_sessions",
+        "TargetAlias",
+        "RedirectAddress",
+        "RedirectPort",
+        "RedirectReason",
 };
 
 const char *mgmt_config_iscsi_key(const char *key)
@@ -308,6 +412,10 @@ const char *mgmt_config_iscsi_key(const char *key)
 	for (i = 0; i < ARRAY_SIZE(cfg_iscsi_keys); i++)
 		if (!strcasecmp(cfg_iscsi_keys[i], key))
 			return cfg_iscsi_keys[i];
+	/* ALUA settings (alua.type, alua.tpg.G.state, ...) go through `--op update` too; the
+	 * daemon checks them when the file is applied. */
+	if (!strncasecmp(key, "alua.", 5) && strlen(key) < 40)
+		return key;
 	return NULL;
 }
 
@@ -464,7 +572,20 @@ static int cfg_lu_merge(struct cfg_parser *p, json_t *lu)
 	{
 		if (!strcmp(key, "lun"))
 			continue;
-		if (!strcmp(key, "params")) {
+		if (!strcmp(key, "updates")) {
+			/* the target's lines come first, then the LU's own */
+			json_t *mine = json_object_get(lu, "updates");
+			json_t *all = json_copy(v);
+
+			if (!all)
+				return -ENOMEM;
+			if (mine && json_array_extend(all, mine)) {
+				json_decref(all);
+				return -ENOMEM;
+			}
+			if (cfg_set(p, lu, "updates", all))
+				return -ENOMEM;
+		} else if (!strcmp(key, "params")) {
 			const char *k;
 			json_t *pv;
 
@@ -683,6 +804,31 @@ static int cfg_include(struct cfg_parser *p, const char *pattern)
 	return rc;
 }
 
+/*
+ * iSNSServerIP, iSNSServerPort, iSNSAccessControl, iSNS (tgt-admin's global keys): kept in
+ * doc "isns" as [name, value] pairs, applied as system updates (values checked there).
+ */
+static int cfg_isns(struct cfg_parser *p, const char *key, const char *value)
+{
+	static const char *const keys[] = { "iSNSServerIP", "iSNSServerPort", "iSNSAccessControl",
+					    "iSNS" };
+	json_t *arr = json_object_get(p->doc, "isns");
+	json_t *pair;
+
+	for (unsigned int i = 0; i < ARRAY_SIZE(keys); i++) {
+		if (strcasecmp(key, keys[i]))
+			continue;
+		if (!arr && cfg_set(p, p->doc, "isns", json_array()))
+			return -ENOMEM;
+		arr = json_object_get(p->doc, "isns");
+		pair = json_pack("[s,s]", keys[i], value);
+		if (!pair || json_array_append_new(arr, pair))
+			return cfg_error(p, "out of memory");
+		return 0;
+	}
+	return cfg_error(p, "unknown directive '%.64s'", key);
+}
+
 static int cfg_global(struct cfg_parser *p, const char *key, const char *value)
 {
 	if (!strcmp(key, "include"))
@@ -705,7 +851,7 @@ static int cfg_global(struct cfg_parser *p, const char *key, const char *value)
 	if (!strcmp(key, "incomingdiscoveryuser") || !strcmp(key, "outgoingdiscoveryuser"))
 		return cfg_error(p, "%s: CHAP accounts are not supported yet", key);
 	if (!strncasecmp(key, "iSNS", 4))
-		return cfg_error(p, "%s: iSNS is not supported by utgtd", key);
+		return cfg_isns(p, key, value);
 	return cfg_error(p, "unknown directive '%.64s'", key);
 }
 

@@ -36,6 +36,7 @@ static const struct mgmt_route mgmt_routes[MGMT_MODE_MAX] = {
 		[MGMT_OP_UPDATE] = mgmt_config_sys_update, /* name=config: apply a file */
 		[MGMT_OP_DELETE] = mgmt_sys_delete,
 		[MGMT_OP_STAT] = mgmt_stat_sys,
+		[MGMT_OP_SAVECONFIG] = mgmt_config_sys_save,
 	}, MGMT_ERR_INVALID_REQUEST },
 	[MGMT_MODE_TARGET] = { {
 		[MGMT_OP_NEW] = mgmt_target_new,
@@ -54,9 +55,9 @@ static const struct mgmt_route mgmt_routes[MGMT_MODE_MAX] = {
 		[MGMT_OP_STAT] = mgmt_stat_lu,
 	}, MGMT_ERR_UNSUPPORTED_OPERATION },
 	[MGMT_MODE_PORTAL] = { {
-		[MGMT_OP_NEW] = mgmt_unsupported,
-		[MGMT_OP_DELETE] = mgmt_unsupported,
-		[MGMT_OP_SHOW] = mgmt_unsupported,
+		[MGMT_OP_NEW] = mgmt_portal_new,
+		[MGMT_OP_DELETE] = mgmt_portal_delete,
+		[MGMT_OP_SHOW] = mgmt_portal_show,
 	}, MGMT_ERR_INVALID_REQUEST },
 	[MGMT_MODE_LLD] = { {
 		[MGMT_OP_SHOW] = mgmt_lld_show,
@@ -69,9 +70,9 @@ static const struct mgmt_route mgmt_routes[MGMT_MODE_MAX] = {
 		[MGMT_OP_STAT] = mgmt_stat_session,
 	}, MGMT_ERR_INVALID_REQUEST },
 	[MGMT_MODE_CONN] = { {
-		[MGMT_OP_SHOW] = mgmt_conn_show,
+		[MGMT_OP_SHOW] = mgmt_conn_show_any, /* name=inflight: commands in flight */
 		[MGMT_OP_DELETE] = mgmt_conn_delete,
-		[MGMT_OP_STAT] = mgmt_unsupported,
+		[MGMT_OP_STAT] = mgmt_stat_conn,
 	}, MGMT_ERR_INVALID_REQUEST },
 	[MGMT_MODE_ACCOUNT] = { {
 		[MGMT_OP_NEW] = mgmt_account_new,

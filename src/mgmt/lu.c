@@ -3,11 +3,14 @@
  * mgmt/lu: --mode logicalunit handlers. new creates the LU through the core (which runs the
  * device type and backing store) and then applies --params; a failure there removes the LU
  * again, so new is all or nothing. update applies --params in order, as tgt's lu_config does.
- * show (refused by tgtadm) returns the LUN part of target show.
+ * show (refused by tgtadm) returns the LUN part of target show. Successful device-type
+ * --params are remembered for the dump (mgmt_lu_history_*).
  */
 #include "mgmt/mgmt_int.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/core.h"
@@ -86,6 +89,8 @@ static enum mgmt_err mgmt_lu_new_err(int rc, struct mgmt_rsp *rsp)
 		mgmt_rsp_detail(rsp, "unknown device type or backing store type");
 		return MGMT_ERR_INVALID_REQUEST;
 	case -EINVAL:
+		/* The store logs which --bsopts key or value, flag or path it refused. */
+		mgmt_rsp_detail(rsp, "bad --bsopts, --bsoflags or backing store (see the utgtd log)");
 		return MGMT_ERR_INVALID_REQUEST;
 	default:
 		/* The store failed to open the path: tgt answers "invalid request" too. */
@@ -117,8 +122,12 @@ void mgmt_lu_new(struct mgmt_server *srv, const struct mgmt_req *req, struct mgm
 		return;
 	}
 	rsp->err = mgmt_req_params_foreach(req->params, mgmt_lu_param, &ctx, rsp);
-	if (rsp->err != MGMT_OK)
+	if (rsp->err != MGMT_OK) {
 		core_lu_delete(tgt, req->lun, true);
+		return;
+	}
+	mgmt_lu_history_drop(srv, tgt->tid, req->lun, false);
+	mgmt_lu_history_record(srv, tgt->tid, req->lun, req->params);
 }
 
 void mgmt_lu_delete(struct mgmt_server *srv, const struct mgmt_req *req, struct mgmt_rsp *rsp)
@@ -141,6 +150,8 @@ void mgmt_lu_delete(struct mgmt_server *srv, const struct mgmt_req *req, struct 
 		rsp->err = MGMT_ERR_LUN_ACTIVE;
 	else if (rc)
 		rsp->err = rc == -ENOMEM ? MGMT_ERR_NOMEM : MGMT_ERR_UNKNOWN;
+	else
+		mgmt_lu_history_drop(srv, tgt->tid, req->lun, false);
 }
 
 void mgmt_lu_update(struct mgmt_server *srv, const struct mgmt_req *req, struct mgmt_rsp *rsp)
@@ -167,6 +178,110 @@ void mgmt_lu_update(struct mgmt_server *srv, const struct mgmt_req *req, struct 
 		return;
 	}
 	rsp->err = mgmt_req_params_foreach(req->params, mgmt_lu_param, &ctx, rsp);
+	/* a failure may leave earlier pairs applied (tgt's order): the history keeps only
+	 * updates that fully succeeded */
+	if (rsp->err == MGMT_OK)
+		mgmt_lu_history_record(srv, tgt->tid, req->lun, req->params);
+}
+
+/* ---- device-type --params history (mgmt_int.h) ---- */
+
+bool mgmt_lu_key_is_core(const char *key)
+{
+	static const char *const keys[] = {
+		"vendor_id", "product_id", "product_rev", "scsi_id", "scsi_sn", "readonly",
+		"removable", "online", "thin_provisioning", "sense_format", "rotation_rate",
+		"write_cache", "path",
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(keys); i++)
+		if (!strcmp(key, keys[i]))
+			return true;
+	return false;
+}
+
+struct mgmt_hist_line {
+	char text[MGMT_LEN_PARAMS + 1];
+	size_t off;
+	bool overflow;
+};
+
+static enum mgmt_err mgmt_hist_pair(const char *key, const char *value, void *arg)
+{
+	struct mgmt_hist_line *l = arg;
+
+	if (mgmt_lu_key_is_core(key))
+		return MGMT_OK;
+	if (str_appendf(l->text, sizeof(l->text), &l->off, "%s%s=%s", l->off ? "," : "", key,
+			value) < 0)
+		l->overflow = true;
+	return MGMT_OK;
+}
+
+static void mgmt_hist_key(char *key, size_t cap, uint32_t tid, uint64_t lun)
+{
+	snprintf(key, cap, "%u/%" PRIu64, tid, lun);
+}
+
+void mgmt_lu_history_record(struct mgmt_server *srv, uint32_t tid, uint64_t lun,
+			    const json_t *params)
+{
+	struct mgmt_hist_line l = { .off = 0 };
+	struct mgmt_rsp rsp = { .err = MGMT_OK };
+	char key[48];
+	json_t *arr;
+
+	if (!params)
+		return;
+	if (mgmt_req_params_foreach(params, mgmt_hist_pair, &l, &rsp) != MGMT_OK || !l.off)
+		return;
+	if (!srv->lu_updates)
+		srv->lu_updates = json_object();
+	mgmt_hist_key(key, sizeof(key), tid, lun);
+	arr = json_object_get(srv->lu_updates, key);
+	if (!arr && srv->lu_updates) {
+		arr = json_array();
+		if (json_object_set_new(srv->lu_updates, key, arr))
+			arr = NULL;
+	}
+	if (!arr || l.overflow || json_array_size(arr) >= MGMT_LU_UPDATES_MAX) {
+		log_warn("mgmt: tid %u lun %" PRIu64 ": --params not kept for saveconfig", tid,
+			 lun);
+		return;
+	}
+	json_array_append_new(arr, json_string(l.text));
+}
+
+void mgmt_lu_history_drop(struct mgmt_server *srv, uint32_t tid, uint64_t lun, bool all_luns)
+{
+	char prefix[24];
+	char key[48];
+	const char *k;
+	json_t *v;
+	void *tmp;
+
+	if (!srv->lu_updates)
+		return;
+	if (!all_luns) {
+		mgmt_hist_key(key, sizeof(key), tid, lun);
+		json_object_del(srv->lu_updates, key);
+		return;
+	}
+	snprintf(prefix, sizeof(prefix), "%u/", tid);
+	json_object_foreach_safe(srv->lu_updates, tmp, k, v)
+		if (!strncmp(k, prefix, strlen(prefix)))
+			json_object_del(srv->lu_updates, k);
+}
+
+const json_t *mgmt_lu_history(struct mgmt_server *srv, uint32_t tid, uint64_t lun)
+{
+	char key[48];
+
+	if (!srv->lu_updates)
+		return NULL;
+	mgmt_hist_key(key, sizeof(key), tid, lun);
+	return json_object_get(srv->lu_updates, key);
 }
 
 void mgmt_lu_show(struct mgmt_server *srv, const struct mgmt_req *req, struct mgmt_rsp *rsp)

@@ -13,6 +13,7 @@
 #define UTGT_MGMT_MGMT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct reactor;
@@ -24,7 +25,13 @@ struct mgmt_config {
 	const char *socket_path;
 	gid_t allowed_gid;          /* (gid_t)-1: root only */
 	void (*on_shutdown)(void *arg); /* --mode sys --op delete asks the daemon to exit */
+	/* --mode portal --op new/delete (NULL: unsupported): opens a listening portal "ADDR[:PORT]"
+	 * in portal group tpgt, or closes one. 0 or -errno (-EINVAL, -EEXIST, -ENOENT, ...). */
+	int (*portal_add)(void *arg, const char *portal, uint16_t tpgt);
+	int (*portal_del)(void *arg, const char *portal);
 	void *arg;
+	const char *config_path;    /* --config FILE (absolute; borrowed for the server's
+				     * life): saveconfig's default destination, or NULL */
 };
 
 /*

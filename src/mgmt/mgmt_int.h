@@ -86,7 +86,10 @@ struct mgmt_server {
 	struct iscsi_lld *lld;         /* may be NULL in unit tests */
 	char path[108];                /* sizeof(sockaddr_un.sun_path) */
 	gid_t allowed_gid;
+	uid_t owner_uid;               /* euid at start-up (before utgtd --user drops it) */
 	void (*on_shutdown)(void *arg);
+	int (*portal_add)(void *arg, const char *portal, uint16_t tpgt);
+	int (*portal_del)(void *arg, const char *portal);
 	void *arg;
 	int fd;                        /* listening socket, -1 when none */
 	dev_t sock_dev;                /* the socket file we bound: unlinked only if unchanged */
@@ -98,6 +101,8 @@ struct mgmt_server {
 	unsigned int nr_clients;
 	unsigned int timeout_ms;       /* MGMT_TIMEOUT_MS; tests shorten it */
 	bool shutdown_requested;       /* sys delete succeeded: stop once the answer is out */
+	const char *config_path;       /* mgmt_config.config_path: saveconfig's default */
+	json_t *lu_updates;            /* {"tid/lun": ["k=v,...", ...]} (lu.c); NULL: none yet */
 };
 
 /*
@@ -128,6 +133,11 @@ void mgmt_sys_show(struct mgmt_server *srv, const struct mgmt_req *req, struct m
 void mgmt_sys_update(struct mgmt_server *srv, const struct mgmt_req *req, struct mgmt_rsp *rsp);
 void mgmt_sys_delete(struct mgmt_server *srv, const struct mgmt_req *req, struct mgmt_rsp *rsp);
 void mgmt_lld_show(struct mgmt_server *srv, const struct mgmt_req *req, struct mgmt_rsp *rsp);
+void mgmt_portal_show(struct mgmt_server *srv, const struct mgmt_req *req,
+		      struct mgmt_rsp *rsp);
+void mgmt_portal_new(struct mgmt_server *srv, const struct mgmt_req *req, struct mgmt_rsp *rsp);
+void mgmt_portal_delete(struct mgmt_server *srv, const struct mgmt_req *req,
+			struct mgmt_rsp *rsp);
 void mgmt_lld_start(struct mgmt_server *srv, const struct mgmt_req *req, struct mgmt_rsp *rsp);
 void mgmt_target_new(struct mgmt_server *srv, const struct mgmt_req *req, struct mgmt_rsp *rsp);
 void mgmt_target_delete(struct mgmt_server *srv, const struct mgmt_req *req,
@@ -156,6 +166,23 @@ void mgmt_account_delete(struct mgmt_server *srv, const struct mgmt_req *req,
 void mgmt_account_bind(struct mgmt_server *srv, const struct mgmt_req *req, struct mgmt_rsp *rsp);
 void mgmt_account_unbind(struct mgmt_server *srv, const struct mgmt_req *req,
 			 struct mgmt_rsp *rsp);
+/*
+ * Device-type --params history (lu.c). The core reports the LU parameters it owns (identity,
+ * flags), and the dump writes those from the live state; device-type keys (a changer's
+ * element_type=..., media_home=...; a disk's physical_block_size=...) have no such report,
+ * so every successful `logicalunit new/update` keeps its device-type pairs, in order, and
+ * the dump replays them as `params` lines. At most MGMT_LU_UPDATES_MAX lines per LU.
+ */
+#define MGMT_LU_UPDATES_MAX 4096
+/* Whether key is an LU parameter the core owns (dumped from the live LU, not the history). */
+bool mgmt_lu_key_is_core(const char *key);
+void mgmt_lu_history_record(struct mgmt_server *srv, uint32_t tid, uint64_t lun,
+			    const json_t *params);
+/* Forgets one LU's history, or all of tid's when all_luns. */
+void mgmt_lu_history_drop(struct mgmt_server *srv, uint32_t tid, uint64_t lun, bool all_luns);
+/* The LU's recorded lines (a JSON array, borrowed) or NULL. */
+const json_t *mgmt_lu_history(struct mgmt_server *srv, uint32_t tid, uint64_t lun);
+
 /* The accounts bound to tid as a JSON array of {"user", "outgoing"} (account.c). */
 json_t *mgmt_show_accounts(struct mgmt_server *srv, uint32_t tid);
 

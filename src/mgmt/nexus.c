@@ -49,9 +49,10 @@ static json_t *mgmt_session_json(struct core_nexus *n)
 		json_decref(conns);
 		return NULL;
 	}
-	return json_pack("{s:I,s:o,s:o,s:o}", "sid", (json_int_t)n->id,
+	return json_pack("{s:I,s:o,s:o,s:i,s:o}", "sid", (json_int_t)n->id,
 			 "initiator", mgmt_json_peer_str(n->initiator),
 			 "alias", mgmt_json_peer_str(n->alias[0] ? n->alias : NULL),
+			 "tpgt", (int)n->tpgt, /* the target port the session came through */
 			 "connections", conns);
 }
 

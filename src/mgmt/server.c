@@ -233,7 +233,7 @@ static bool mgmt_peer_allowed(const struct mgmt_server *srv, int fd)
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		return false;
-	if (cred.uid == 0 || cred.uid == geteuid())
+	if (cred.uid == 0 || cred.uid == srv->owner_uid)
 		return true;
 	if (srv->allowed_gid == (gid_t)-1) {
 		log_warn("mgmt: refused peer pid %d uid %u", (int)cred.pid, (unsigned int)cred.uid);
@@ -441,8 +441,12 @@ int mgmt_server_new(struct reactor *ctl, struct core_root *root, struct iscsi_ll
 	srv->root = root;
 	srv->lld = lld;
 	srv->allowed_gid = cfg->allowed_gid;
+	srv->owner_uid = geteuid();
 	srv->on_shutdown = cfg->on_shutdown;
+	srv->portal_add = cfg->portal_add;
+	srv->portal_del = cfg->portal_del;
 	srv->arg = cfg->arg;
+	srv->config_path = cfg->config_path;
 	srv->fd = -1;
 	srv->timeout_ms = MGMT_TIMEOUT_MS;
 	list_init(&srv->clients);
@@ -476,5 +480,6 @@ void mgmt_server_free(struct mgmt_server *srv)
 		close(srv->fd);
 	}
 	mgmt_socket_unlink(srv);
+	json_decref(srv->lu_updates);
 	free(srv);
 }

@@ -1,13 +1,20 @@
 /* SPDX-License-Identifier: GPL-2.0-only */
 /*
- * mgmt/sys: daemon-wide handlers. --mode sys (show, update State/debug, delete = shut down),
+ * mgmt/sys: daemon-wide handlers. --mode sys (show, update State/debug/stuck_io_ms, delete =
+ * shut down; saveconfig is in config.c),
  * --mode lld (show, start). (--mode account lives in account.c.)
  */
 #include "mgmt/mgmt_int.h"
 
+#include <errno.h>
 #include <string.h>
+#ifdef UTGT_TEST_HOOKS
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #include "core/core.h"
+#include "lld/iscsi/iscsi.h"
 
 static json_t *mgmt_sys_bs_list(struct mgmt_server *srv)
 {
@@ -47,6 +54,11 @@ static json_t *mgmt_sys_devtype_list(struct mgmt_server *srv)
 	return arr;
 }
 
+static void mgmt_sys_isns_add(const char *key, const char *value, void *arg)
+{
+	json_object_set_new(arg, key, json_string(value));
+}
+
 void mgmt_sys_show(struct mgmt_server *srv, const struct mgmt_req *req, struct mgmt_rsp *rsp)
 {
 	json_t *bs = mgmt_sys_bs_list(srv);
@@ -60,19 +72,51 @@ void mgmt_sys_show(struct mgmt_server *srv, const struct mgmt_req *req, struct m
 		return;
 	}
 	/* json_pack's "o" steals the references, also when it fails. */
-	rsp->data = json_pack("{s:{s:s,s:s},s:[{s:s,s:s}],s:o,s:o}",
+	rsp->data = json_pack("{s:{s:s,s:s,s:I},s:[{s:s,s:s}],s:o,s:o}",
 			      "system",
 			      "state", core_root_is_ready(srv->root) ? "ready" : "offline",
 			      "debug", log_get_level() >= LOG_LVL_DBG ? "on" : "off",
+			      "stuck_io_ms",
+			      (json_int_t)(srv->lld ? iscsi_lld_stuck_get(srv->lld) : 0),
 			      "llds", "name", "iscsi", "state", "ready",
 			      "backing_stores", bs,
 			      "device_types", dt);
-	if (!rsp->data)
+	if (!rsp->data) {
 		rsp->err = MGMT_ERR_NOMEM;
+		return;
+	}
+	if (srv->lld) {
+		json_t *isns = json_object();
+
+		/* tgt's "iSNS:" block (lld/iscsi/isns.c) */
+		if (isns)
+			iscsi_lld_isns_foreach(srv->lld, mgmt_sys_isns_add, isns);
+		if (!isns || json_object_set_new(rsp->data, "isns", isns))
+			rsp->err = MGMT_ERR_NOMEM;
+	}
+}
+
+/* A driver-wide iSCSI limit: -ENOENT when name is not one (rsp untouched). */
+static int mgmt_sys_limit_set(struct mgmt_server *srv, const struct mgmt_req *req,
+			      struct mgmt_rsp *rsp)
+{
+	int rc = iscsi_lld_limit_set(srv->lld, req->name, req->value);
+
+	if (rc == -ENOENT)
+		return rc;
+	if (rc == -EOPNOTSUPP)
+		mgmt_rsp_detail(rsp, "%s=%s is not supported", req->name, req->value);
+	else if (rc < 0)
+		mgmt_rsp_detail(rsp, "invalid value '%s' for %s", req->value, req->name);
+	else
+		rsp->err = MGMT_OK;
+	return rc;
 }
 
 void mgmt_sys_update(struct mgmt_server *srv, const struct mgmt_req *req, struct mgmt_rsp *rsp)
 {
+	uint64_t ms;
+
 	rsp->err = MGMT_ERR_INVALID_REQUEST;
 	if (!req->name || !req->value)
 		return;
@@ -84,6 +128,10 @@ void mgmt_sys_update(struct mgmt_server *srv, const struct mgmt_req *req, struct
 			log_set_level(LOG_LVL_INFO);
 		else
 			return;
+	} else if (!strcmp(req->name, "stuck_io_ms")) {
+		if (str_to_u64(req->value, 0, 3600000, &ms) || !srv->lld)
+			return;
+		iscsi_lld_stuck_set(srv->lld, (unsigned int)ms);
 	} else if (!strcmp(req->name, "State")) {
 		if (!strcmp(req->value, "ready"))
 			core_root_set_ready(srv->root, true);
@@ -91,6 +139,15 @@ void mgmt_sys_update(struct mgmt_server *srv, const struct mgmt_req *req, struct
 			core_root_set_ready(srv->root, false);
 		else
 			return;
+	} else if (srv->lld && mgmt_sys_limit_set(srv, req, rsp) != -ENOENT) {
+		/* login_timeout, max_initiator_conns (lld/iscsi/limits.c) */
+		return;
+#ifdef UTGT_TEST_HOOKS
+	} else if (!strcmp(req->name, "test-forbidden-syscall")) {
+		/* -Dtest_hooks=true only: a harmless call (EIO) that the seccomp filter forbids */
+		log_warn("test hook: calling ptrace");
+		syscall(SYS_ptrace, -1L, 0L, 0L, 0L);
+#endif
 	} else {
 		mgmt_rsp_detail(rsp, "unknown system parameter '%s'", req->name);
 		return;

@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/core.h"
 #include "lld/iscsi/iscsi.h"
@@ -102,6 +103,8 @@ void mgmt_target_delete(struct mgmt_server *srv, const struct mgmt_req *req,
 		rsp->err = MGMT_ERR_TARGET_ACTIVE;
 	else
 		rsp->err = mgmt_err_from_errno(rc);
+	if (!rc)
+		mgmt_lu_history_drop(srv, req->tid, 0, true);
 }
 
 struct mgmt_param_ctx {
@@ -116,7 +119,8 @@ static void mgmt_target_param_add(const char *key, const char *value, void *arg)
 	ctx->rc |= json_object_set_new(ctx->obj, key, json_string(value));
 }
 
-/* `--op show --tid N`: nop_interval, nop_count, then every iSCSI key as tgt lists them. */
+/* `--op show --tid N`: nop_interval, nop_count, every iSCSI key as tgt lists them, then the
+ * ALUA settings (alua.type, alua.tpg.G.state, ...). */
 static void mgmt_target_show_params(struct mgmt_server *srv, struct core_target *tgt,
 				    struct mgmt_rsp *rsp)
 {
@@ -135,6 +139,7 @@ static void mgmt_target_show_params(struct mgmt_server *srv, struct core_target 
 		ctx.rc |= json_object_set_new(ctx.obj, "nop_count", json_sprintf("%u", count));
 		iscsi_target_param_foreach(tgt, mgmt_target_param_add, &ctx);
 	}
+	core_alua_foreach(tgt, true, mgmt_target_param_add, &ctx);
 	rsp->data = json_pack("{s:o}", "params", ctx.obj);
 	if (ctx.rc || !rsp->data)
 		rsp->err = MGMT_ERR_NOMEM;
@@ -234,7 +239,10 @@ void mgmt_target_update(struct mgmt_server *srv, const struct mgmt_req *req,
 		rsp->err = MGMT_OK;
 		return;
 	}
-	rc = srv->lld ? iscsi_target_param_set(tgt, req->name, req->value) : -ENOENT;
+	if (!strncasecmp(req->name, "alua.", 5)) /* ALUA target port groups (core) */
+		rc = core_alua_config(tgt, req->name, req->value);
+	else
+		rc = srv->lld ? iscsi_target_param_set(tgt, req->name, req->value) : -ENOENT;
 	if (rc == -ENOENT) {
 		/* tgt says "invalid request" here; the specific code names the problem. */
 		rsp->err = MGMT_ERR_UNKNOWN_PARAM;

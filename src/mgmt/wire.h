@@ -69,6 +69,7 @@ enum mgmt_op {
 	MGMT_OP_STAT,
 	MGMT_OP_START,
 	MGMT_OP_STOP,
+	MGMT_OP_SAVECONFIG,            /* system: write the live configuration to a file */
 	MGMT_OP_MAX,
 };
 
@@ -88,6 +89,7 @@ static inline const char *mgmt_op_str(int op)
 {
 	static const char *const names[MGMT_OP_MAX] = {
 		"new", "delete", "show", "bind", "unbind", "update", "stat", "start", "stop",
+		"saveconfig",
 	};
 	return op >= 0 && op < MGMT_OP_MAX ? names[op] : NULL;
 }

@@ -59,8 +59,17 @@ static bool scsi_cdb_check(struct scsi_cmd *cmd, const struct scsi_op *op, bool 
 	return true;
 }
 
+/* What a LU runs during a sanitize (SBC-3 4.11): INQUIRY, REPORT LUNS, REQUEST SENSE (with
+ * the progress) and MAINTENANCE IN (REPORT SUPPORTED OPERATION CODES, target port groups). */
+static bool scsi_sanitize_allows(uint8_t opcode)
+{
+	return opcode == SCSI_OP_INQUIRY || opcode == SCSI_OP_REPORT_LUNS ||
+	       opcode == SCSI_OP_REQUEST_SENSE || opcode == SCSI_OP_MAINTENANCE_IN;
+}
+
 /*
- * LU state: a removable LU without medium answers MEDIUM NOT PRESENT, an administratively
+ * LU state: a sanitize in progress answers NOT READY, SANITIZE IN PROGRESS to nearly
+ * everything; a removable LU without medium answers MEDIUM NOT PRESENT, an administratively
  * offline LU NOT READY, OFFLINE; commands that write need a writable medium (read-only LU or
  * SWP in the Control mode page: DATA PROTECT, WRITE PROTECTED).
  */
@@ -68,15 +77,17 @@ static bool scsi_lu_check(struct scsi_cmd *cmd, const struct scsi_op *op)
 {
 	const struct core_lu *lu = cmd->lu;
 
-	if (!lu || (op->flags & SCSI_OPF_NO_MEDIUM))
+	if (!lu)
+		return true;
+	if (scsi_lu_sanitizing(lu) && !scsi_sanitize_allows(cmd->cdb[0])) {
+		scsi_sanitize_fail(cmd);
+		return false;
+	}
+	if (op->flags & SCSI_OPF_NO_MEDIUM)
 		return true;
 	if (!lu->online) {
 		core_cmd_fail(cmd, SENSE_NOT_READY,
 			      lu->removable ? ASC_MEDIUM_NOT_PRESENT : ASC_LUN_NOT_READY_OFFLINE);
-		return false;
-	}
-	if (scsi_lu_sanitizing(lu)) {
-		core_cmd_fail(cmd, SENSE_NOT_READY, 0x041b); /* SANITIZE IN PROGRESS */
 		return false;
 	}
 	if ((op->flags & SCSI_OPF_WRITES) && (lu->readonly || lu->swp)) {
@@ -105,8 +116,8 @@ void scsi_dispatch(struct scsi_cmd *cmd, const struct scsi_type *t)
 		core_cmd_fail(cmd, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
 		goto done;
 	}
-	if (!scsi_cdb_check(cmd, op, has_sa) || !scsi_pr_check(cmd, op) ||
-	    !scsi_lu_check(cmd, op))
+	if (!scsi_cdb_check(cmd, op, has_sa) || !scsi_alua_check(cmd) ||
+	    !scsi_pr_check(cmd, op) || !scsi_lu_check(cmd, op))
 		goto done;
 	if (op->fn(cmd, t) == SCSI_EXEC_ASYNC)
 		return;
@@ -121,5 +132,6 @@ void scsi_register_all(struct core_root *root)
 	core_root_add_devtype(root, &scsi_cd);
 	core_root_add_devtype(root, &scsi_tape);
 	core_root_add_devtype(root, &scsi_changer);
+	core_root_add_devtype(root, &scsi_osd);
 	core_root_set_nolu(root, &scsi_nolu);
 }

@@ -16,13 +16,38 @@
 
 #include "scsi/scsi_int.h"
 
+/*
+ * A SANITIZE in progress (see sbc_sanitize). Everything but progress belongs to the reactor
+ * of io (the one that received the SANITIZE); progress is read by any reactor.
+ */
+struct sbc_sanitize {
+	struct scsi_cmd io;             /* internal command lent to the LU's store */
+	struct scsi_cmd *cmd;           /* the SANITIZE still waiting, or NULL once detached */
+	struct reactor_timer timer;     /* pacing */
+	void *buf;                      /* the pattern, SBC_WS_CHUNK bytes (bufpool) */
+	size_t cap;
+	enum core_io_op op;             /* CORE_IO_WRITE (overwrite) or CORE_IO_UNMAP */
+	uint64_t pos;                   /* bytes done */
+	uint64_t end;                   /* bytes in all */
+	uint64_t rate;                  /* bytes per ms, 0: unpaced */
+	uint64_t t0;                    /* start, time_now_ms() */
+	atomic_uint progress;           /* PROGRESS INDICATION: pos / end in 1/65536 */
+};
+
 /* Per-LU state of a disk: reservations, the physical block exponent, the PR state file. */
 struct sbc_lu {
 	struct scsi_pr pr;
 	uint8_t lbppbe;                 /* LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT */
 	atomic_bool sanitizing;         /* SANITIZE in progress: NOT READY for the rest */
-	char pr_path[4096];
+	uint32_t sanitize_rate;         /* MiB/s of SANITIZE OVERWRITE, 0: unpaced */
+	struct sbc_sanitize san;        /* the running SANITIZE (sanitizing true) */
+	struct scsi_xcopy_held xcopy;   /* EXTENDED COPY status records (xcopy.c) */
 };
+
+struct scsi_xcopy_held *scsi_lu_xcopy(struct core_lu *lu)
+{
+	return lu->dt == &scsi_disk && lu->dt_priv ? &((struct sbc_lu *)lu->dt_priv)->xcopy : NULL;
+}
 
 struct scsi_pr *scsi_lu_pr(struct core_lu *lu)
 {
@@ -180,6 +205,30 @@ static bool sbc_bounce_get(struct scsi_cmd *cmd, size_t len)
 	return st->bounce != NULL;
 }
 
+static void sbc_ilk_submit(struct scsi_cmd *cmd)
+{
+	cmd->lu->bs->submit(cmd);
+}
+
+/*
+ * Writes hold their blocks in the LU's interlock against COMPARE AND WRITE (core_ilk_acquire)
+ * until they complete. Commands that write in several steps (WRITE SAME chunks, UNMAP
+ * descriptors, SANITIZE) take the whole LU at their first step.
+ */
+static bool sbc_ilk_get(struct scsi_cmd *cmd, enum core_io_op op, uint64_t lba, uint64_t len)
+{
+	uint64_t nblk = len >> cmd->lu->block_shift;
+
+	if (op != CORE_IO_WRITE && op != CORE_IO_WRITE_ZEROES && op != CORE_IO_UNMAP)
+		return true;
+	if (cmd->cdb[0] == SCSI_OP_UNMAP || cmd->cdb[0] == SCSI_OP_WRITE_SAME_10 ||
+	    cmd->cdb[0] == SCSI_OP_WRITE_SAME_16 || cmd->cdb[0] == SCSI_OP_SANITIZE) {
+		lba = 0;
+		nblk = UINT64_MAX;
+	}
+	return core_ilk_acquire(cmd, lba, nblk, false, sbc_ilk_submit);
+}
+
 static enum scsi_exec sbc_submit(struct scsi_cmd *cmd, enum core_io_op op, uint64_t lba,
 				 uint64_t len, void *buf, uint32_t flags,
 				 void (*done)(struct scsi_cmd *cmd, int64_t res))
@@ -190,7 +239,8 @@ static enum scsi_exec sbc_submit(struct scsi_cmd *cmd, enum core_io_op op, uint6
 	cmd->io.length = len;
 	cmd->io.buf = buf;
 	cmd->io.done = done;
-	cmd->lu->bs->submit(cmd);
+	if (sbc_ilk_get(cmd, op, lba, len))
+		cmd->lu->bs->submit(cmd);
 	return SCSI_EXEC_ASYNC;
 }
 
@@ -529,19 +579,13 @@ static enum scsi_exec sbc_read_defect(struct scsi_cmd *cmd, const struct scsi_ty
 
 static bool sbc_ws_next(struct scsi_cmd *cmd);
 
-#define SBC_WS_SANITIZE 1u /* st->xfer: the range is a SANITIZE, clear the flag at the end */
-
 static void sbc_ws_done(struct scsi_cmd *cmd, int64_t res)
 {
-	struct sbc_state *st = sbc_state(cmd);
-
 	if (sbc_io_ok(cmd, res, true) && !cmd->aborted) {
 		if (sbc_ws_next(cmd))
 			return;
 		core_cmd_good(cmd);
 	}
-	if (st->xfer == SBC_WS_SANITIZE && cmd->lu->dt_priv)
-		atomic_store(&((struct sbc_lu *)cmd->lu->dt_priv)->sanitizing, false);
 	sbc_bounce_put(cmd);
 	core_cmd_done(cmd);
 }
@@ -619,19 +663,150 @@ static enum scsi_exec sbc_write_same(struct scsi_cmd *cmd, const struct scsi_typ
 /* ---- SANITIZE ---- */
 
 /*
- * SANITIZE (SBC-3) of the whole LU. OVERWRITE writes the pattern (repeated within each block)
- * over every block, 1 MiB at a time, one pass (OWCOUNT > 1 and INVERT are accepted; the last
- * pass is what stays); BLOCK ERASE and CRYPTO ERASE exist on thin LUs only (libiscsi wants
- * LBPME with them, and its CryptoErase test reads WABEREQ) and deallocate the whole LU (no key
- * to throw away: both leave zeroes, WABEREQ/WACEREQ 01b).
- * While it runs every other medium command of the LU answers NOT READY, SANITIZE IN PROGRESS.
- * EXIT FAILURE MODE: there is never a failed sanitize to leave, GOOD.
+ * SANITIZE (SBC-3 4.11, 5.30) of the whole LU, run by a job of the LU (struct sbc_sanitize)
+ * rather than by the command, which waits for its end (with IMMED, it does not): OVERWRITE writes the pattern (repeated within each block) over
+ * every block, BLOCK ERASE and CRYPTO ERASE (thin LUs only: libiscsi wants LBPME with them, and
+ * its CryptoErase test reads WABEREQ) deallocate it (no key to throw away: both leave zeroes,
+ * WABEREQ/WACEREQ 01b); one pass (OWCOUNT > 1 and INVERT are accepted, the last pass is what
+ * stays), SBC_WS_CHUNK bytes per step, paced to sanitize_rate MiB/s when that is set.
+ *
+ * The job outlives its command, as SBC-3 asks of a sanitize across resets: an aborted SANITIZE
+ * (ABORT TASK, LU or target reset, lost connection) completes at the next step and the job
+ * goes on; while it runs every command of the LU but INQUIRY, REPORT LUNS, REQUEST SENSE and
+ * MAINTENANCE IN answers NOT READY, SANITIZE IN PROGRESS with the progress indication, which
+ * REQUEST SENSE also reports. The job holds a reference on the LU and runs on the reactor of
+ * the command that started it. EXIT FAILURE MODE: a failed sanitize leaves no failure mode
+ * (its command got the error), GOOD.
  */
 #define SBC_SA_OVERWRITE   0x01
 #define SBC_SA_BLOCK_ERASE 0x02
 #define SBC_SA_CRYPTO      0x03
 #define SBC_SA_EXIT_FAIL   0x1f
 #define SBC_ASC_SANITIZE_IN_PROGRESS 0x041b
+
+static void sbc_san_step(struct sbc_sanitize *san);
+
+static uint16_t sbc_san_progress(const struct core_lu *lu)
+{
+	const struct sbc_lu *sl = lu->dt_priv;
+
+	return (uint16_t)atomic_load(&sl->san.progress);
+}
+
+/* Adds the progress indication (SPC-4 4.5.2.4.4) to sense built by core_sense_build. */
+static uint8_t sbc_sense_progress(uint8_t *s, uint8_t len, uint16_t progress)
+{
+	if ((s[0] & 0x7f) == 0x70) {
+		s[15] = 0x80; /* SKSV */
+		put_be16(&s[16], progress);
+		return len;
+	}
+	memset(&s[len], 0, 8);
+	s[len] = 0x02; /* sense key specific descriptor */
+	s[len + 1] = 0x06;
+	s[len + 4] = 0x80;
+	put_be16(&s[len + 5], progress);
+	s[7] = (uint8_t)(s[7] + 8);
+	return (uint8_t)(len + 8);
+}
+
+void scsi_sanitize_fail(struct scsi_cmd *cmd)
+{
+	core_cmd_fail(cmd, SENSE_NOT_READY, SBC_ASC_SANITIZE_IN_PROGRESS);
+	cmd->sense_len = sbc_sense_progress(cmd->sense, cmd->sense_len,
+					    sbc_san_progress(cmd->lu));
+}
+
+uint8_t scsi_sanitize_sense(const struct core_lu *lu, bool desc, uint8_t *out)
+{
+	uint8_t len;
+
+	if (!scsi_lu_sanitizing(lu))
+		return 0;
+	len = core_sense_build(out, desc, SENSE_NOT_READY, SBC_ASC_SANITIZE_IN_PROGRESS);
+	return sbc_sense_progress(out, len, sbc_san_progress(lu));
+}
+
+/* Completes the SANITIZE command, if it still waits; the job goes on without it. */
+static void sbc_san_detach(struct sbc_sanitize *san)
+{
+	struct scsi_cmd *cmd = san->cmd;
+
+	san->cmd = NULL;
+	if (cmd)
+		core_cmd_done(cmd);
+}
+
+/* The end: the LU is ready again; the last reference may free it (and san with it). */
+static void sbc_san_end(struct sbc_sanitize *san, int64_t res)
+{
+	struct core_lu *lu = san->io.lu;
+	struct sbc_lu *sl = container_of(san, struct sbc_lu, san);
+
+	if (san->cmd && res < 0) {
+		san->cmd->io = san->io.io;
+		sbc_io_ok(san->cmd, res, true);
+	} else if (san->cmd) {
+		core_cmd_good(san->cmd);
+	}
+	if (res < 0)
+		log_warn("scsi: lun %llu: sanitize failed at byte %llu: %lld",
+			 (unsigned long long)lu->lun, (unsigned long long)san->pos, (long long)res);
+	bufpool_put(reactor_bufpool(san->io.reactor), san->buf, san->cap);
+	san->buf = NULL;
+	sbc_san_detach(san);
+	atomic_store(&sl->sanitizing, false);
+	core_lu_put(lu);
+}
+
+static void sbc_san_done(struct scsi_cmd *io, int64_t res)
+{
+	struct sbc_sanitize *san = container_of(io, struct sbc_sanitize, io);
+
+	if (res < 0 || (uint64_t)res != io->io.length) {
+		sbc_san_end(san, res < 0 ? res : -EIO);
+		return;
+	}
+	san->pos += io->io.length;
+	atomic_store(&san->progress,
+		     (unsigned int)((san->pos << 16) / san->end - (san->pos == san->end)));
+	if (san->cmd && san->cmd->aborted)
+		sbc_san_detach(san);
+	if (san->pos >= san->end) {
+		sbc_san_end(san, 0);
+		return;
+	}
+	sbc_san_step(san);
+}
+
+static void sbc_san_timer(struct reactor_timer *t)
+{
+	struct sbc_sanitize *san = container_of(t, struct sbc_sanitize, timer);
+
+	if (san->cmd && san->cmd->aborted)
+		sbc_san_detach(san);
+	sbc_san_step(san);
+}
+
+/* Submits the next chunk, or waits until the pace allows it (rate bytes/ms, 0: no pace). */
+static void sbc_san_step(struct sbc_sanitize *san)
+{
+	struct core_lu *lu = san->io.lu;
+	uint64_t now = time_now_ms(), due;
+
+	if (san->rate) {
+		due = san->t0 + san->pos / san->rate;
+		if (due > now && reactor_timer_arm(san->io.reactor, &san->timer, due - now) == 0)
+			return;
+	}
+	san->io.io.op = san->op;
+	san->io.io.flags = lu->write_cache ? 0 : CORE_IO_FUA;
+	san->io.io.offset = san->pos;
+	san->io.io.length = MIN(san->end - san->pos, (uint64_t)SBC_WS_CHUNK);
+	san->io.io.buf = san->op == CORE_IO_WRITE ? san->buf : NULL;
+	san->io.io.done = sbc_san_done;
+	lu->bs->submit(&san->io);
+}
 
 static bool sbc_sanitize_overwrite_ok(struct scsi_cmd *cmd, uint32_t plen)
 {
@@ -652,15 +827,63 @@ static bool sbc_sanitize_overwrite_ok(struct scsi_cmd *cmd, uint32_t plen)
 	return true;
 }
 
+/* Fills the job's chunk buffer with the initialization pattern, repeated in every block. */
+static void sbc_san_pattern(struct sbc_sanitize *san, const uint8_t *param, uint32_t bs)
+{
+	uint8_t *b = san->buf;
+	uint32_t ilen = get_be16(&param[2]), i;
+
+	for (i = 0; i < bs; i++)
+		b[i] = param[4 + i % ilen];
+	for (i = bs; i < SBC_WS_CHUNK; i += bs)
+		memcpy(b + i, b, bs);
+}
+
+/*
+ * Starts the job for cmd (checked). false when another SANITIZE won the race for the LU
+ * (SANITIZE IN PROGRESS) or with BUSY when no buffer is free.
+ */
+static bool sbc_san_start(struct scsi_cmd *cmd, struct sbc_lu *sl, bool overwrite, bool immed)
+{
+	struct sbc_sanitize *san = &sl->san;
+	struct core_lu *lu = cmd->lu;
+
+	if (atomic_exchange(&sl->sanitizing, true)) {
+		scsi_sanitize_fail(cmd);
+		return false;
+	}
+	atomic_store(&san->progress, 0);
+	san->buf = bufpool_get(reactor_bufpool(cmd->reactor), SBC_WS_CHUNK, &san->cap);
+	if (!san->buf) {
+		atomic_store(&sl->sanitizing, false);
+		scsi_busy(cmd);
+		return false;
+	}
+	atomic_fetch_add(&lu->refs, 1); /* the job's reference, dropped by sbc_san_end */
+	memset(&san->io, 0, sizeof(san->io));
+	san->io.reactor = cmd->reactor;
+	san->io.nexus = cmd->nexus;
+	san->io.lu = lu;
+	san->io.lun = lu->lun;
+	san->io.tag = cmd->tag;
+	reactor_timer_init(&san->timer, sbc_san_timer);
+	san->cmd = immed ? NULL : cmd;
+	san->op = overwrite ? CORE_IO_WRITE : CORE_IO_UNMAP;
+	san->pos = 0;
+	san->end = lu->size & ~((uint64_t)lu->block_size - 1);
+	san->rate = overwrite ? (uint64_t)sl->sanitize_rate << 10 : 0; /* MiB/s = KiB/ms */
+	san->t0 = time_now_ms();
+	if (overwrite)
+		sbc_san_pattern(san, cmd->buf, lu->block_size);
+	sbc_san_step(san);
+	return true;
+}
+
 static enum scsi_exec sbc_sanitize(struct scsi_cmd *cmd, const struct scsi_type *t)
 {
-	struct sbc_state *st = sbc_state(cmd);
 	struct core_lu *lu = cmd->lu;
-	struct sbc_lu *sl = lu->dt_priv;
 	uint32_t plen = get_be16(&cmd->cdb[7]);
 	uint8_t sa = cmd->cdb[1] & 0x1f;
-	uint64_t len = lu->size & ~((uint64_t)lu->block_size - 1);
-	uint32_t bs = lu->block_size, ilen, i;
 
 	(void)t;
 	cmd->in_len = plen;
@@ -668,34 +891,18 @@ static enum scsi_exec sbc_sanitize(struct scsi_cmd *cmd, const struct scsi_type 
 		scsi_fail_cdb(cmd, 7, -1);
 		return SCSI_EXEC_DONE;
 	}
-	if (sa == SBC_SA_EXIT_FAIL || !len) {
+	if (sa == SBC_SA_EXIT_FAIL || !(lu->size >> lu->block_shift)) {
 		core_cmd_good(cmd);
 		return SCSI_EXEC_DONE;
 	}
 	if (sa == SBC_SA_OVERWRITE && !sbc_sanitize_overwrite_ok(cmd, plen))
 		return SCSI_EXEC_DONE;
-	st->bounce = NULL;
-	st->xfer = SBC_WS_SANITIZE;
-	if (sa != SBC_SA_OVERWRITE) {
-		atomic_store(&sl->sanitizing, true);
-		return sbc_submit(cmd, CORE_IO_UNMAP, 0, len, NULL, 0, sbc_ws_done);
-	}
-	st->copy = (uint32_t)MIN(len, SBC_WS_CHUNK);
-	if (!sbc_bounce_get(cmd, st->copy)) {
-		scsi_busy(cmd);
+	if (!sbc_san_start(cmd, lu->dt_priv, sa == SBC_SA_OVERWRITE, cmd->cdb[1] & 0x80))
 		return SCSI_EXEC_DONE;
-	}
-	ilen = get_be16(&cmd->buf[2]);
-	for (i = 0; i < bs; i++)
-		((uint8_t *)st->bounce)[i] = cmd->buf[4 + i % ilen];
-	for (i = bs; i < st->copy; i += bs)
-		memcpy((uint8_t *)st->bounce + i, st->bounce, bs);
-	atomic_store(&sl->sanitizing, true);
-	cmd->scratch[3] = len;
-	cmd->io.offset = 0;
-	cmd->io.length = 0;
-	sbc_ws_next(cmd);
-	return SCSI_EXEC_ASYNC;
+	if (!(cmd->cdb[1] & 0x80))
+		return SCSI_EXEC_ASYNC;
+	core_cmd_good(cmd); /* IMMED: GOOD once the CDB and parameters are checked */
+	return SCSI_EXEC_DONE;
 }
 
 /* Commands that touch the medium wait for a running SANITIZE (see scsi_dispatch). */
@@ -755,7 +962,17 @@ static int sbc_pio(struct core_lu *lu, bool write, void *buf, uint64_t len, uint
 	return 0;
 }
 
-/* Runs fn between a read of the range into the bounce buffer and the write-back. */
+/* The interlock let a waiting read-modify-write go: run its handler again (cmd->reactor). */
+static void sbc_rmw_resume(struct scsi_cmd *cmd)
+{
+	scsi_dispatch(cmd, &scsi_sbc_type);
+}
+
+/*
+ * Runs fn between a read of the range into the bounce buffer and the write-back, holding the
+ * range exclusive in the LU's interlock: writes to those blocks in flight finish first and
+ * later ones wait until this command completes.
+ */
 static enum scsi_exec sbc_rmw(struct scsi_cmd *cmd, uint64_t lba, uint32_t bytes,
 			      bool (*fn)(struct scsi_cmd *cmd, uint8_t *medium, uint32_t bytes))
 {
@@ -764,6 +981,8 @@ static enum scsi_exec sbc_rmw(struct scsi_cmd *cmd, uint64_t lba, uint32_t bytes
 	uint64_t off = lba << cmd->lu->block_shift;
 	int ret;
 
+	if (!core_ilk_acquire(cmd, lba, bytes >> cmd->lu->block_shift, true, sbc_rmw_resume))
+		return SCSI_EXEC_ASYNC;
 	if (!sbc_bounce_get(cmd, bytes)) {
 		scsi_busy(cmd);
 		return SCSI_EXEC_DONE;
@@ -1164,8 +1383,8 @@ static bool sbc_mode_caching_apply(struct core_lu *lu, const uint8_t *p)
 }
 
 /*
- * Control (SPC-4): D_SENSE and SWP changeable; GLTSD (no logs to save), unrestricted
- * reordering of SIMPLE tasks, unlimited busy timeout.
+ * Control (SPC-4): D_SENSE and SWP changeable; TST 001b (per-nexus task sets), GLTSD (no logs
+ * to save), unrestricted reordering of SIMPLE tasks, unlimited busy timeout.
  */
 static void sbc_mode_control(const struct core_lu *lu, enum scsi_mode_pc pc, uint8_t *p)
 {
@@ -1179,7 +1398,8 @@ static void sbc_mode_control(const struct core_lu *lu, enum scsi_mode_pc pc, uin
 		p[4] = 0x08;
 		return;
 	}
-	p[2] = (uint8_t)(0x02 | ((cur && lu->d_sense) ? 0x04 : 0));
+	/* TST 001b: one task set per I_T nexus (core/order.c) */
+	p[2] = (uint8_t)(0x20 | 0x02 | ((cur && lu->d_sense) ? 0x04 : 0));
 	p[3] = 0x10;
 	p[4] = (cur && lu->swp) ? 0x08 : 0;
 	put_be16(&p[8], 0xffff);
@@ -1236,6 +1456,22 @@ static const struct scsi_op sbc_sanitize_ops[] = {
 	SANITIZE(SBC_SA_EXIT_FAIL, 0, "SANITIZE / EXIT FAILURE MODE"),
 };
 
+/* Third-party copy (xcopy.c): LID1 only. */
+static const struct scsi_op sbc_xcopy_ops[] = {
+	{ .fn = spc_extended_copy, .sa = 0x00, .cdb_len = 16, .dir = SCSI_DIR_WRITE,
+	  .name = "EXTENDED COPY(LID1)",
+	  .usage = { 0x83, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0 } },
+};
+
+#define RCR(s, nm)                                                                                \
+	{ .fn = spc_receive_copy_results, .sa = s, .cdb_len = 16, .dir = SCSI_DIR_READ,            \
+	  .name = nm, .usage = { 0x84, s, 0xff, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0 } }
+
+static const struct scsi_op sbc_rcr_ops[] = {
+	RCR(0x00, "RECEIVE COPY STATUS(LID1)"),
+	RCR(0x03, "RECEIVE COPY OPERATING PARAMETERS"),
+};
+
 static const struct scsi_op sbc_pr_out_ops[] = {
 	PR_OUT(0, "PERSISTENT RESERVE OUT / REGISTER"),
 	PR_OUT(1, "PERSISTENT RESERVE OUT / RESERVE"),
@@ -1244,6 +1480,7 @@ static const struct scsi_op sbc_pr_out_ops[] = {
 	PR_OUT(4, "PERSISTENT RESERVE OUT / PREEMPT"),
 	PR_OUT(5, "PERSISTENT RESERVE OUT / PREEMPT AND ABORT"),
 	PR_OUT(6, "PERSISTENT RESERVE OUT / REGISTER AND IGNORE EXISTING KEY"),
+	PR_OUT(7, "PERSISTENT RESERVE OUT / REGISTER AND MOVE"),
 };
 
 #define SBC_RW(opc, f, d, len, fl, nm, b1, ...)                                                   \
@@ -1312,6 +1549,10 @@ static const struct scsi_op sbc_ops[SCSI_NR_OPCODES] = {
 		.usage = { 0x42, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0 } },
 	[SCSI_OP_SANITIZE] = { .sa_ops = sbc_sanitize_ops, .nr_sa = ARRAY_SIZE(sbc_sanitize_ops),
 		.cdb_len = 10, .name = "SANITIZE" },
+	[SCSI_OP_EXTENDED_COPY] = { .sa_ops = sbc_xcopy_ops, .nr_sa = ARRAY_SIZE(sbc_xcopy_ops),
+		.cdb_len = 16, .name = "EXTENDED COPY" },
+	[SCSI_OP_RECEIVE_COPY] = { .sa_ops = sbc_rcr_ops, .nr_sa = ARRAY_SIZE(sbc_rcr_ops),
+		.cdb_len = 16, .name = "RECEIVE COPY RESULTS" },
 	[SCSI_OP_PR_IN] = { .sa_ops = sbc_pr_in_ops, .nr_sa = ARRAY_SIZE(sbc_pr_in_ops),
 		.cdb_len = 10, .name = "PERSISTENT RESERVE IN" },
 	[SCSI_OP_PR_OUT] = { .sa_ops = sbc_pr_out_ops, .nr_sa = ARRAY_SIZE(sbc_pr_out_ops),
@@ -1355,6 +1596,7 @@ static const struct scsi_vpd sbc_vpd[] = {
 	{ 0x00, spc_vpd_supported },
 	{ 0x80, spc_vpd_serial },
 	{ 0x83, spc_vpd_devid },
+	{ 0x8f, spc_vpd_tpc },
 	{ 0xb0, sbc_vpd_block_limits },
 	{ 0xb1, sbc_vpd_characteristics },
 	{ 0xb2, sbc_vpd_provisioning },
@@ -1384,7 +1626,8 @@ const struct scsi_type scsi_sbc_type = {
 
 /*
  * Block sizes from 512 bytes to 64 KiB, powers of two; identity as tgt; write cache on.
- * Persistent reservations with APTPL are kept in "<backing path>.pr" and restored here.
+ * Persistent reservations with APTPL are kept in the daemon's state directory and restored
+ * here (scsi_pr_attach).
  */
 static int sbc_lu_init(struct core_lu *lu)
 {
@@ -1402,12 +1645,12 @@ static int sbc_lu_init(struct core_lu *lu)
 	if (!sl)
 		return -ENOMEM;
 	scsi_pr_init(&sl->pr);
-	if (lu->path && *lu->path && lu->fd >= 0 &&
-	    (size_t)snprintf(sl->pr_path, sizeof(sl->pr_path), "%s.pr", lu->path) <
-		    sizeof(sl->pr_path)) {
-		sl->pr.state_path = sl->pr_path;
-		if (scsi_pr_load(&sl->pr, sl->pr_path) < 0)
-			log_warn("scsi: cannot read reservations from %s", sl->pr_path);
+	pthread_mutex_init(&sl->xcopy.lock, NULL);
+	if (scsi_pr_attach(&sl->pr, lu) < 0) {
+		scsi_pr_fini(&sl->pr);
+		pthread_mutex_destroy(&sl->xcopy.lock);
+		free(sl);
+		return -ENOMEM;
 	}
 	lu->dt_priv = sl;
 	return 0;
@@ -1420,17 +1663,25 @@ static void sbc_lu_fini(struct core_lu *lu)
 	if (!sl)
 		return;
 	scsi_pr_fini(&sl->pr);
+	pthread_mutex_destroy(&sl->xcopy.lock);
 	free(sl);
 	lu->dt_priv = NULL;
 }
 
 /* Device-type parameters: physical_block_size (a power-of-two multiple of the block size,
- * reported as LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT). */
+ * reported as LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT); sanitize_rate (MiB/s of a SANITIZE
+ * OVERWRITE, 0 unpaced; read when a sanitize starts). */
 static int sbc_lu_config(struct core_lu *lu, const char *key, const char *value)
 {
 	struct sbc_lu *sl = lu->dt_priv;
 	uint64_t v;
 
+	if (!strcmp(key, "sanitize_rate")) {
+		if (!sl || str_to_u64(value, 0, 1u << 20, &v) < 0)
+			return -EINVAL;
+		sl->sanitize_rate = (uint32_t)v;
+		return 0;
+	}
 	if (strcmp(key, "physical_block_size"))
 		return -ENOENT;
 	if (!sl || str_to_u64(value, lu->block_size, 1u << 20, &v) < 0 || (v & (v - 1)) ||

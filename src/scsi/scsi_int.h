@@ -42,6 +42,11 @@
 #define SCSI_OP_SERVICE_ACTION_IN 0x9e
 #define SCSI_OP_REPORT_LUNS       0xa0
 #define SCSI_OP_MAINTENANCE_IN    0xa3
+#define SCSI_OP_MAINTENANCE_OUT   0xa4
+#define SCSI_OP_RECEIVE_DIAGNOSTIC 0x1c
+#define SCSI_OP_SEND_DIAGNOSTIC   0x1d
+#define SCSI_OP_LOG_SELECT        0x4c
+#define SCSI_OP_LOG_SENSE         0x4d
 #define SCSI_OP_READ_12           0xa8
 #define SCSI_OP_WRITE_12          0xaa
 #define SCSI_OP_VERIFY_12         0xaf
@@ -70,6 +75,8 @@
 #define SCSI_SA_READ_CAPACITY_16  0x10 /* SERVICE ACTION IN(16) */
 #define SCSI_SA_GET_LBA_STATUS    0x12 /* SERVICE ACTION IN(16) */
 #define SCSI_SA_REPORT_OPCODES    0x0c /* MAINTENANCE IN */
+#define SCSI_SA_REPORT_TPG        0x0a /* MAINTENANCE IN: REPORT TARGET PORT GROUPS */
+#define SCSI_SA_SET_TPG           0x0a /* MAINTENANCE OUT: SET TARGET PORT GROUPS */
 
 /* Additional sense codes core.h does not name. */
 #define SCSI_ASC_MEDIUM_REMOVAL_PREVENTED 0x5302
@@ -247,11 +254,36 @@ uint32_t spc_vpd_devid(const struct scsi_cmd *cmd, const struct scsi_type *t, ui
 				  .name = "REPORT LUNS",                                          \
 				  .usage = { 0xa0, 0, 0xff, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0,   \
 					     0 } },                                               \
-	[SCSI_OP_MAINTENANCE_IN] = { .sa_ops = spc_maint_in_ops, .nr_sa = 1, .cdb_len = 12,       \
-				     .name = "MAINTENANCE IN" }
+	[SCSI_OP_MAINTENANCE_IN] = { .sa_ops = spc_maint_in_ops, .nr_sa = 2, .cdb_len = 12,       \
+				     .name = "MAINTENANCE IN" },                                  \
+	[SCSI_OP_MAINTENANCE_OUT] = { .sa_ops = spc_maint_out_ops, .nr_sa = 1, .cdb_len = 12,     \
+				      .name = "MAINTENANCE OUT" }
 
-/* MAINTENANCE IN service actions: REPORT SUPPORTED OPERATION CODES. */
-extern const struct scsi_op spc_maint_in_ops[1];
+/* MAINTENANCE IN service actions: REPORT SUPPORTED OPERATION CODES, REPORT TARGET PORT
+ * GROUPS (alua.c). */
+extern const struct scsi_op spc_maint_in_ops[2];
+/* MAINTENANCE OUT service actions: SET TARGET PORT GROUPS (alua.c). */
+extern const struct scsi_op spc_maint_out_ops[1];
+
+/* ---- alua.c: ALUA commands; the state is core's (core_alua_*) ---- */
+
+/* Whether a command (cdb, len bytes) may run through a port in access state (SPC-4 5.15.2.4). */
+bool scsi_alua_allowed(uint8_t state, const uint8_t *cdb, uint16_t len);
+/* The NOT READY additional sense code of a state that refuses a command. */
+uint16_t scsi_alua_asc(uint8_t state);
+/* Dispatcher check: false when the port's state refuses cmd (NOT READY is set). */
+bool scsi_alua_check(struct scsi_cmd *cmd);
+/* TPGS field of standard INQUIRY byte 5 (bits 5:4) for cmd's target. */
+uint8_t scsi_alua_tpgs(const struct scsi_cmd *cmd);
+/* Relative target port and target port group designators of cmd's port for VPD 0x83 into p
+ * (size bytes): 16, or 0 when there is no port or no room. */
+uint32_t scsi_alua_vpd_port(const struct scsi_cmd *cmd, uint8_t *p, uint32_t size);
+/* REPORT TARGET PORT GROUPS data for nr groups, length-only (ext false) or extended header.
+ * Returns the length, 0 when size is too small. */
+uint32_t scsi_alua_rtpg_build(const struct core_alua_report *r, unsigned int nr, bool ext,
+			      uint8_t *p, uint32_t size);
+enum scsi_exec spc_report_tpg(struct scsi_cmd *cmd, const struct scsi_type *t);
+enum scsi_exec spc_set_tpg(struct scsi_cmd *cmd, const struct scsi_type *t);
 
 /* ---- pr.c: reservations ---- */
 
@@ -269,7 +301,8 @@ extern const struct scsi_op spc_maint_in_ops[1];
 struct scsi_pr_reg {
 	uint64_t key;
 	bool holder;                    /* holds the reservation (types other than AR) */
-	char tid[SCSI_PR_TID_MAX];      /* initiator port TransportID: "name,i,0x<isid>" */
+	char tid[SCSI_PR_TID_MAX];      /* "name,i,0x<isid>" or "name", then "@<target port>"
+					 * unless it covers every port (ALL_TG_PT) */
 };
 
 struct scsi_pr {
@@ -282,10 +315,40 @@ struct scsi_pr {
 	struct scsi_pr_reg regs[SCSI_PR_MAX_REGS];
 	struct core_nexus *r2_nexus;    /* SPC-2 RESERVE holder, or NULL */
 	uint64_t r2_id;
-	const char *state_path;         /* APTPL state file, or NULL (not persisted) */
+	char *state_path;               /* APTPL state file (owned), or NULL: PTPL_C 0 */
 };
 
 typedef void (*scsi_pr_notify_fn)(void *arg, const char *tid, uint16_t asc_ascq);
+
+/*
+ * Parses one iSCSI TransportID (SPC-4 §7.6.4.6) of at most len bytes: format 00b (iSCSI name:
+ * every initiator port of that initiator) gives "name", format 01b (initiator port) gives
+ * "name,i,0x<isid>" with the ISID in lower case. *used is the TransportID's length. 0, or
+ * -EINVAL (other protocol or format, bad length, name not terminated or not printable).
+ */
+int scsi_pr_tid_parse(const uint8_t *p, size_t len, char *out, size_t cap, size_t *used);
+/* Whether registration identity reg covers the I_T nexus named tid ("name" covers every
+ * "name,i,0x..."; a port-less side matches every target port, "@N" only port N). */
+bool scsi_pr_tid_covers(const char *reg, const char *tid);
+/*
+ * REGISTER with SPEC_I_PT (unregistered nexus tid): registers tid and the n TransportIDs in
+ * tids with sa_key, all or nothing. SAM_STAT_GOOD, RESERVATION CONFLICT, or -ASC.
+ */
+int scsi_pr_register_spec(struct scsi_pr *pr, const char *tid, uint64_t key, uint64_t sa_key,
+			  bool aptpl, const char (*tids)[SCSI_PR_TID_MAX], unsigned int n);
+/*
+ * REGISTER AND MOVE from holder tid to initiator port dest: dest is registered with sa_key
+ * (its key replaced when registered) and takes the reservation; tid stays registered unless
+ * unreg. SAM_STAT_GOOD, RESERVATION CONFLICT, or -ASC.
+ */
+int scsi_pr_move(struct scsi_pr *pr, const char *tid, uint64_t key, uint64_t sa_key,
+		 const char *dest, bool unreg, bool aptpl);
+/*
+ * The APTPL state file of a disk LU: <state dir>/pr-<target name>-<lun>, restored here; an old
+ * "<backing>.pr" file is read once when the state directory has none, then moved there.
+ * Without a state directory nothing persists (PTPL_C 0). 0 or -ENOMEM.
+ */
+int scsi_pr_attach(struct scsi_pr *pr, struct core_lu *lu);
 
 void scsi_pr_init(struct scsi_pr *pr);
 void scsi_pr_fini(struct scsi_pr *pr);
@@ -312,6 +375,88 @@ enum scsi_exec spc_pr_in(struct scsi_cmd *cmd, const struct scsi_type *t);
 enum scsi_exec spc_pr_out(struct scsi_cmd *cmd, const struct scsi_type *t);
 enum scsi_exec spc_reserve(struct scsi_cmd *cmd, const struct scsi_type *t);
 enum scsi_exec spc_release(struct scsi_cmd *cmd, const struct scsi_type *t);
+
+/* ---- xcopy.c: third-party copy (EXTENDED COPY LID1, RECEIVE COPY RESULTS, VPD 0x8F) ---- */
+
+/* Limits the copy manager enforces and advertises (RECEIVE COPY OPERATING PARAMETERS and the
+ * Third-party Copy VPD page read the same values). */
+#define SCSI_XCOPY_MAX_CSCD      4u          /* MAXIMUM CSCD DESCRIPTOR COUNT */
+#define SCSI_XCOPY_MAX_SEG       8u          /* MAXIMUM SEGMENT DESCRIPTOR COUNT */
+#define SCSI_XCOPY_MAX_DESC_LIST 1024u       /* MAXIMUM DESCRIPTOR LIST LENGTH, bytes */
+#define SCSI_XCOPY_MAX_SEG_BYTES (64u << 20) /* MAXIMUM SEGMENT LENGTH */
+#define SCSI_XCOPY_HELD_MAX      16u         /* copy records per LU: concurrent copies */
+
+/* One identification CSCD descriptor (0xE4): its designation descriptor and block length. */
+struct scsi_xcopy_cscd {
+	uint8_t desig[20];              /* designation descriptor, 4-byte header included */
+	uint32_t block_len;             /* DISK BLOCK LENGTH */
+	uint16_t off;                   /* byte offset in the parameter list */
+};
+
+/* One block device to block device segment descriptor (0x02). */
+struct scsi_xcopy_seg {
+	uint16_t src;                   /* SOURCE CSCD DESCRIPTOR ID */
+	uint16_t dst;                   /* DESTINATION CSCD DESCRIPTOR ID */
+	uint32_t nblk;                  /* NUMBER OF BLOCKS */
+	uint64_t src_lba;
+	uint64_t dst_lba;
+	uint16_t off;                   /* byte offset in the parameter list */
+};
+
+struct scsi_xcopy_list {
+	uint8_t list_id;
+	uint8_t usage;                  /* LIST ID USAGE: 0 hold, 2 no hold, 3 no list id */
+	uint8_t nr_cscd;
+	uint8_t nr_seg;
+	struct scsi_xcopy_cscd cscd[SCSI_XCOPY_MAX_CSCD];
+	struct scsi_xcopy_seg seg[SCSI_XCOPY_MAX_SEG];
+};
+
+/* Why a parameter list was refused: sense key, 0xAAQQ, and the parameter byte (or -1). */
+struct scsi_xcopy_err {
+	uint8_t key;
+	uint16_t asc;
+	int32_t field;
+};
+
+/* A LID1 copy status record: what RECEIVE COPY RESULTS / COPY STATUS reports. */
+struct scsi_xcopy_status {
+	const struct core_nexus *nexus; /* the I_T nexus the copy came from (compared only) */
+	uint64_t nexus_id;              /* with nexus: a nexus freed and reallocated differs */
+	uint8_t list_id;
+	bool listed;                    /* has a list identifier (LIST ID USAGE 00b or 10b) */
+	uint8_t state;                  /* 0: free, else COPY MANAGER STATUS + 1 */
+	uint16_t segs;                  /* SEGMENTS PROCESSED */
+	uint64_t bytes;                 /* bytes written to the destinations */
+};
+
+struct scsi_xcopy_held {
+	pthread_mutex_t lock;
+	unsigned int next;              /* ring position for the next record */
+	struct scsi_xcopy_status st[SCSI_XCOPY_HELD_MAX];
+};
+
+/*
+ * Parses an EXTENDED COPY (LID1) parameter list of len bytes (SPC-4 6.4): header, CSCD
+ * descriptors (0xE4 only), block-to-block segments (0x02 only), no inline data. 0, or -EINVAL
+ * with *err saying which sense to return. Never reads past len.
+ */
+int scsi_xcopy_parse(const uint8_t *p, uint32_t len, struct scsi_xcopy_list *l,
+		     struct scsi_xcopy_err *err);
+/* Per-LU copy status records of a disk (sbc.c), NULL for other device types. */
+struct scsi_xcopy_held *scsi_lu_xcopy(struct core_lu *lu);
+enum scsi_exec spc_extended_copy(struct scsi_cmd *cmd, const struct scsi_type *t);
+enum scsi_exec spc_receive_copy_results(struct scsi_cmd *cmd, const struct scsi_type *t);
+uint32_t spc_vpd_tpc(const struct scsi_cmd *cmd, const struct scsi_type *t, uint8_t *p,
+		     uint32_t size);
+
+/* ---- sbc.c: SANITIZE progress ---- */
+
+/* Sets NOT READY, SANITIZE IN PROGRESS with the progress indication of the LU's sanitize. */
+void scsi_sanitize_fail(struct scsi_cmd *cmd);
+/* Writes NOT READY, SANITIZE IN PROGRESS sense with progress into out (REQUEST SENSE);
+ * returns its length, 0 when no sanitize runs on lu. */
+uint8_t scsi_sanitize_sense(const struct core_lu *lu, bool desc, uint8_t *out);
 
 /* ---- mode.c ---- */
 

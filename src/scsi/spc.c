@@ -88,7 +88,8 @@ enum scsi_exec spc_test_unit_ready(struct scsi_cmd *cmd, const struct scsi_type 
 
 /*
  * Sense is autosensed with every CHECK CONDITION, so nothing is pending here; REQUEST SENSE
- * still reports a current condition: an offline LU or missing medium (SPC-4).
+ * still reports a current condition: a sanitize in progress (with its progress indication),
+ * an offline LU or missing medium (SPC-4).
  */
 enum scsi_exec spc_request_sense(struct scsi_cmd *cmd, const struct scsi_type *t)
 {
@@ -98,11 +99,12 @@ enum scsi_exec spc_request_sense(struct scsi_cmd *cmd, const struct scsi_type *t
 	uint8_t len;
 
 	(void)t;
-	if (lu && !lu->online)
+	len = lu ? scsi_sanitize_sense(lu, desc, sense) : 0;
+	if (!len && lu && !lu->online)
 		len = core_sense_build(sense, desc, SENSE_NOT_READY,
 				       lu->removable ? ASC_MEDIUM_NOT_PRESENT :
 						       ASC_LUN_NOT_READY_OFFLINE);
-	else
+	else if (!len)
 		len = core_sense_build(sense, desc, SENSE_NO_SENSE, ASC_NO_ADDITIONAL_SENSE);
 	scsi_data_in(cmd, sense, len, cmd->cdb[4]);
 	return SCSI_EXEC_DONE;
@@ -122,6 +124,9 @@ static void spc_inquiry_standard(struct scsi_cmd *cmd, const struct scsi_type *t
 	d[2] = 0x06;                       /* VERSION: SPC-4 */
 	d[3] = 0x12;                       /* HISUP, RESPONSE DATA FORMAT 2 */
 	d[4] = sizeof(d) - 5;
+	d[5] = scsi_alua_tpgs(cmd);        /* TPGS (SPC-4 5.15) */
+	if (t->ops[SCSI_OP_EXTENDED_COPY].sa_ops)
+		d[5] |= 0x08;              /* 3PC: a copy manager (xcopy.c) */
 	d[7] = 0x02;                       /* CMDQUE */
 	scsi_put_ascii(&d[8], lu->vendor_id, 8);
 	scsi_put_ascii(&d[16], lu->product_id, 16);
@@ -229,7 +234,8 @@ static void spc_naa6_put(const struct core_lu *lu, uint8_t *p)
 
 /*
  * Device Identification (SPC-4): an NAA 6 designator and a T10 vendor ID designator
- * whose text is the LU's SCSI ID (tgt's default starts with the 8-byte vendor "IET     ").
+ * whose text is the LU's SCSI ID (tgt's default starts with the 8-byte vendor "IET     "),
+ * then the relative target port and target port group of the port asked through (alua.c).
  */
 uint32_t spc_vpd_devid(const struct scsi_cmd *cmd, const struct scsi_type *t, uint8_t *p,
 		       uint32_t size)
@@ -238,7 +244,7 @@ uint32_t spc_vpd_devid(const struct scsi_cmd *cmd, const struct scsi_type *t, ui
 	size_t id_len = strnlen(lu->scsi_id, sizeof(lu->scsi_id));
 	uint32_t off = 4;
 
-	if (size < 4 + 20 + 4 + 8 + sizeof(lu->scsi_sn) + sizeof(lu->scsi_id))
+	if (size < 4 + 20 + 4 + 8 + sizeof(lu->scsi_sn) + sizeof(lu->scsi_id) + 16)
 		return 0;
 	p[0] = t->pdt;
 	p[1] = 0x83;
@@ -259,6 +265,7 @@ uint32_t spc_vpd_devid(const struct scsi_cmd *cmd, const struct scsi_type *t, ui
 	}
 	p[off + 3] = (uint8_t)id_len;
 	off += 4 + (uint32_t)id_len;
+	off += scsi_alua_vpd_port(cmd, &p[off], size - off); /* the port the command came through */
 	put_be16(&p[2], (uint16_t)(off - 4));
 	return off;
 }
@@ -407,7 +414,11 @@ enum scsi_exec spc_report_opcodes(struct scsi_cmd *cmd, const struct scsi_type *
 	return SCSI_EXEC_DONE;
 }
 
-const struct scsi_op spc_maint_in_ops[1] = {
+const struct scsi_op spc_maint_in_ops[2] = {
+	{ .fn = spc_report_tpg, .sa = SCSI_SA_REPORT_TPG, .cdb_len = 12, .dir = SCSI_DIR_READ,
+	  .flags = SCSI_OPF_NO_MEDIUM | SCSI_OPF_PR_OK, .name = "REPORT TARGET PORT GROUPS",
+	  .usage = { 0xa3, 0xe0 | SCSI_SA_REPORT_TPG, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0,
+		     0 } },
 	{ .fn = spc_report_opcodes, .sa = SCSI_SA_REPORT_OPCODES, .cdb_len = 12,
 	  .dir = SCSI_DIR_READ, .flags = SCSI_OPF_NO_MEDIUM | SCSI_OPF_PR_OK,
 	  .name = "REPORT SUPPORTED OPERATION CODES",

@@ -101,10 +101,25 @@ def seeds_cdb():
     c("caw", 0x61, 64, bytes([0x89, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0]), bytes(1024))
     c("pr_in", 0x11, 16, bytes([0x5E, 0, 0, 0, 0, 0, 0, 1, 0, 0]))
     c("pr_out", 0x61, 2, bytes([0x5F, 0, 0, 0, 0, 0, 0, 0, 24, 0]), bytes(24))
+    tid = bytes([0x45, 0, 0, 36]) + b"iqn.2026-11.org.utgt:ini,i,0x000001".ljust(36, b"\0")
+    spec = bytes(8) + (1).to_bytes(8, "big") + bytes([0, 0, 0, 0, 0x08, 0, 0, 0])
+    spec += len(tid).to_bytes(4, "big") + tid
+    c("pr_out_spec_i_pt", 0x61, 8, bytes([0x5F, 0, 0, 0, 0, 0, 0, 0, len(spec), 0]), spec)
+    move = (1).to_bytes(8, "big") + (2).to_bytes(8, "big") + bytes([0, 2, 0, 1])
+    move += len(tid).to_bytes(4, "big") + tid
+    c("pr_out_move", 0x61, 8, bytes([0x5F, 7, 1, 0, 0, 0, 0, 0, len(move), 0]), move)
     c("rsoc", 0x11, 64, bytes([0xA3, 0x0C, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0]))
+    c("rtpg", 0x11, 64, bytes([0xA3, 0x2A, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0]))
+    c("stpg", 0x61, 2, bytes([0xA4, 0x0A, 0, 0, 0, 0, 0, 0, 0, 12, 0, 0]),
+      bytes(4) + bytes([0x02, 0, 0, 1, 0x00, 0, 0, 2]))
     c("tur_lun0", 0x00, 0, bytes(6))
     c("ro_write", 0x62, 64, WRITE10, bytes(1024))
     c("absent", 0x13, 8, INQ)
+    xcopy = struct.pack(">BBHIII", 1, 0, 32, 0, 28, 0) + bytes([0xE4, 0, 0, 0, 1, 3, 0, 16]) + \
+        bytes(16) + bytes(5) + bytes([0, 2, 0]) + \
+        struct.pack(">BBHHHHHQQ", 0x02, 0, 0x18, 0, 0, 0, 8, 0, 64)
+    c("xcopy", 0x61, 8, bytes([0x83, 0] + [0] * 8 + [0, 0, 0, len(xcopy), 0, 0]), xcopy)
+    c("rcr_op_params", 0x11, 8, bytes([0x84, 3, 0] + [0] * 7 + [0, 0, 4, 0, 0, 0]))
 
 
 def seeds_mgmt():
@@ -153,9 +168,81 @@ def seeds_conn():
     write("conn", "garbage", bytes(range(256)) * 2)
 
 
+CONF_FULL = """# test
+default-driver iscsi
+ignore-errors no
+include conf.d/*.conf
+include none/*.conf
+<target iqn.2026-11.org.utgt:c1>
+	backing-store /dev/null
+	initiator-address 127.0.0.1
+	initiator-address fd00::/64
+	initiator-name iqn.1994-05.com.redhat:a
+	MaxRecvDataSegmentLength 65536
+	ImmediateData Yes
+</target>
+<target iqn.2026-11.org.utgt:c2>
+	<backing-store /dev/null>
+		lun 3
+		vendor_id ACME
+		product_id "My Disk"
+		scsi_sn SN0003
+		write-cache off
+		block-size 4096
+		bsoflags sync
+		bs-type io_uring
+		params vendor_id=X,product_rev=1
+	</backing-store>
+	<direct-store /dev/null>
+		lun 4
+	</direct-store>
+	device-type cd
+	incominguser alice alicesecret123
+	incominguser bob "bob secret 456"
+	outgoinguser tgtuser tgtsecret7890
+	controller_tid 7
+</target>
+"""
+
+
+def seeds_config():
+    example = os.path.join(HERE, "..", "..", "packaging", "targets.conf.example")
+    with open(example, "rb") as f:
+        text = f.read()
+    write("config", "example", text)
+    write("config", "example_on", text.replace(b"\n#", b"\n"))
+    write("config", "full", CONF_FULL.encode())
+    write("config", "self_include", b"include self.conf\n<target iqn.x:a>\n</target>\n")
+    write("config", "errors", b"<target iqn.x:a>\n\tbacking-store /dev/null\n\tlun 0\n"
+          b"</target>\n<target bad!>\n")
+
+
+def isns_pdu(func, payload, flags=0x4c00, xid=1):
+    return struct.pack(">HHHHHH", 1, func, len(payload), flags, xid, 0) + payload
+
+
+def isns_tlv(tag, value):
+    value = pad(value)
+    return struct.pack(">II", tag, len(value)) + value
+
+
+def seeds_isns():
+    ok = struct.pack(">I", 0)
+    write("isns", "reg_rsp", isns_pdu(0x8001, ok + isns_tlv(1, b"utgtd:h:3260\0") +
+                                      isns_tlv(6, struct.pack(">I", 900))))
+    write("isns", "scn", isns_pdu(0x0008, isns_tlv(32, TGT.encode() + b"\0") +
+                                  isns_tlv(32, INI.encode() + b"\0") +
+                                  isns_tlv(35, struct.pack(">I", 8))))
+    write("isns", "esi", isns_pdu(0x000d, isns_tlv(1, b"utgtd:h:3260\0") +
+                                  isns_tlv(16, b"\0" * 10 + b"\xff\xff\x7f\0\0\x01")))
+    write("isns", "overrun", isns_pdu(0x8001, ok + struct.pack(">II", 6, 0x7ffffff0)))
+
+
 if __name__ == "__main__":
     seeds_pdu()
     seeds_text()
     seeds_cdb()
     seeds_mgmt()
     seeds_conn()
+    seeds_config()
+    seeds_isns()

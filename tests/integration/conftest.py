@@ -43,10 +43,12 @@ class Daemon:
         self.proc = None
 
     def argv(self):
-        argv = [UTGTD, "-f", "--control-socket", self.sock, "--threads", str(self.threads)]
+        argv = [UTGTD, "-f", "--control-socket", self.sock, "--threads", str(self.threads),
+                "--state-dir", os.path.join(self.workdir, "state")]
         for p in self.portals:
             argv += ["--portal", p]
-        return argv + self.extra
+        # UTGTD_TEST_ARGS="--seccomp=trap" (or "--user nobody") runs every test that way
+        return argv + os.environ.get("UTGTD_TEST_ARGS", "").split() + self.extra
 
     def start(self, timeout=10):
         self.log = open(self.log_path, "ab")

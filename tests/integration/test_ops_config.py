@@ -164,7 +164,7 @@ BAD = [
     ("incomingdiscoveryuser u secretsecret12\n", 1, "not supported"),
     ("<target iqn.x:a>\n\treadonly maybe\n</target>\n", 2, "readonly"),
     ("<target iqn.x:a>\n\tparams nosuchkey=1\n</target>\n", 2, "nosuchkey"),
-    ("iSNSServerIP 1.2.3.4\n", 1, "iSNS"),
+    ("iSNSBogus 1.2.3.4\n", 1, "iSNSBogus"),
 ]
 
 
@@ -325,3 +325,130 @@ def test_sighup_with_bad_file_keeps_state(confd):
         time.sleep(0.05)
     assert "unknown directive 'nonsense'" in confd.read_log()
     assert confd.proc.poll() is None and show(confd) == before
+
+
+def test_saveconfig_round_trip(confd, workdir):
+    """utgtadm --mode sys --op saveconfig writes the dump atomically (to --name, or to the
+    --config file), with TargetAlias and redirection; restart from it gives the same show."""
+    confd.adm("--mode", "target", "--op", "update", "--tid", "1", "--name", "TargetAlias",
+              "--value", "first disk")
+    confd.adm("--mode", "target", "--op", "new", "--tid", "7", "--targetname", "iqn.2026-11.org.utgt:moved")
+    for k, v in (("RedirectAddress", "192.0.2.7"), ("RedirectPort", "3261"),
+                 ("RedirectReason", "Permanent")):
+        confd.adm("--mode", "target", "--op", "update", "--tid", "7", "--name", k, "--value", v)
+    confd.adm("--mode", "logicalunit", "--op", "update", "--tid", "2", "--lun", "3", "--params",
+              "product_rev=2.1,rotation_rate=1")
+    before = show(confd)
+    params7 = confd.adm("--mode", "target", "--op", "show", "--tid", "7").stdout
+    assert "RedirectAddress=192.0.2.7" in params7 or "RedirectAddress" in params7, params7
+    out = os.path.join(workdir, "sub", "saved.conf")
+    os.mkdir(os.path.dirname(out))
+    r = confd.adm("--mode", "sys", "--op", "saveconfig", "--name", os.path.relpath(out))
+    assert r.stdout == "", r.stdout
+    text = open(out).read()
+    assert oct(os.stat(out).st_mode & 0o777) == "0o600"
+    assert os.listdir(os.path.dirname(out)) == ["saved.conf"], "temp file left"
+    assert text == admin(confd, "--dump").stdout
+    assert '\tTargetAlias "first disk"\n' in text
+    assert "\tRedirectAddress 192.0.2.7\n\tRedirectPort 3261\n\tRedirectReason Permanent\n" in text
+    # without --name: the file utgtd was started with
+    confd.adm("--mode", "sys", "--op", "saveconfig")
+    assert open(confd.conf).read() == text
+    # a directory that does not exist: an error, nothing written
+    r = confd.adm("--mode", "sys", "--op", "saveconfig", "--name", "/nonexistent/x.conf",
+                  "--debug", check=False)
+    assert r.returncode != 0 and "No such file" in r.stderr, r.stderr
+    confd.stop()
+    d2 = Daemon(workdir, extra=["--config", out]).start()
+    try:
+        assert show(d2) == before
+        assert d2.adm("--mode", "target", "--op", "show", "--tid", "7").stdout == params7
+        assert "no changes" in admin(d2, "-p", "-e", "-c", out).stdout
+    finally:
+        assert d2.stop() == 0
+
+
+def test_saveconfig_needs_a_file(workdir, daemon):
+    r = daemon.adm("--mode", "sys", "--op", "saveconfig", "--debug", check=False)
+    assert r.returncode == 22 and "without --config" in r.stderr, r.stderr
+    r = daemon.adm("--mode", "sys", "--op", "saveconfig", "--tid", "1", check=False)
+    assert r.returncode == 22 and "not allowed" in r.stderr, r.stderr
+
+
+def changer_conf(workdir, extra=""):
+    changer = make_backing(workdir, "changer.img", 1 << 20)
+    return write(workdir, "lib.conf", """default-driver iscsi
+<target iqn.2026-11.org.utgt:lib>
+	controller_tid 4
+	initiator-address 127.0.0.1
+	<backing-store NONE:tape1>
+		lun 1
+		device-type tape
+	</backing-store>
+	<backing-store %s>
+		lun 2
+		device-type changer
+		params element_type=1,start_address=1,quantity=1
+		params element_type=2,start_address=1000,quantity=4
+		params element_type=4,start_address=2,quantity=1
+		params element_type=4,address=2,tid=${tid},lun=1%s
+	</backing-store>
+</target>
+""" % (changer, extra))
+
+
+def test_changer_params_substituted_and_saved(workdir):
+    """Device-type params lines (media changer elements) with tgt-admin's ${tid}/${lun}: sent
+    after the LU is created, replayed by saveconfig, and a restart from the saved file gives
+    the same dump."""
+    conf = changer_conf(workdir)
+    d = Daemon(workdir, extra=["--config", conf]).start()
+    try:
+        dump = admin(d, "--dump").stdout
+        assert "\t\tparams element_type=4,address=2,tid=4,lun=1\n" in dump, dump
+        assert "\t\tparams element_type=2,start_address=1000,quantity=4\n" in dump
+        # a run-time update is kept too; a failed one is not
+        d.adm("--mode", "logicalunit", "--op", "update", "--tid", "4", "--lun", "2",
+              "--params", "element_type=2,address=1000,barcode=A0000001")
+        assert d.adm("--mode", "logicalunit", "--op", "update", "--tid", "4", "--lun", "2",
+                     "--params", "element_type=9", check=False).returncode != 0
+        out = os.path.join(workdir, "saved.conf")
+        d.adm("--mode", "sys", "--op", "saveconfig", "--name", out)
+        saved = open(out).read()
+        assert "params element_type=2,address=1000,barcode=A0000001\n" in saved
+        assert "element_type=9" not in saved
+        assert "no changes" in admin(d, "-p", "-e", "-c", out).stdout
+        before = show(d)
+    finally:
+        assert d.stop() == 0
+    d2 = Daemon(workdir, extra=["--config", out]).start()
+    try:
+        assert show(d2) == before
+        assert admin(d2, "--dump").stdout == saved
+        # deleting the LU forgets its lines
+        d2.adm("--mode", "logicalunit", "--op", "delete", "--tid", "4", "--lun", "2")
+        assert "element_type" not in admin(d2, "--dump").stdout
+    finally:
+        assert d2.stop() == 0
+
+
+def test_changer_params_bad_element_fails_load(workdir):
+    conf = changer_conf(workdir, "\n\t\tparams element_type=9")
+    d = Daemon(workdir, extra=["--config", conf])
+    with pytest.raises(RuntimeError) as e:
+        d.start()
+    assert "params element_type=9" in str(e.value), str(e.value)
+
+
+@pytest.mark.parametrize("line,msg", [
+    ("params element_type=4,address=2,tid=${target}", "only ${tid} and ${lun}"),
+    ("scsi_sn SN${lun}", "substituted in params lines only"),
+    ("params element_type=2, address=3", "without blanks"),
+    ("params element_type=2,bogus=1", "unknown logical unit parameter 'bogus'"),
+])
+def test_params_substitution_errors(workdir, line, msg):
+    path = write(workdir, "bad.conf", "<target iqn.2026-11.org.utgt:b>\n\t%s\n</target>\n" % line)
+    d = Daemon(workdir, extra=["--config", path])
+    with pytest.raises(RuntimeError) as e:
+        d.start()
+    assert "bad.conf:2:" in str(e.value) and msg in str(e.value), str(e.value)

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <string.h>
 
 #include "mgmt/wire.h"
 
@@ -148,6 +149,19 @@ static int show_params(FILE *out, const json_t *data)
 	return 0;
 }
 
+/* tgt's iSNS block: "iSNS=Off", "iSNSServerIP=", ... (tgt-admin greps for "iSNS=On"). */
+static void show_isns(FILE *out, const json_t *isns)
+{
+	static const char *const keys[] = { "iSNS", "iSNSServerIP", "iSNSServerPort",
+					    "iSNSAccessControl" };
+
+	if (!json_is_object(isns))
+		return;
+	fprintf(out, "iSNS:\n");
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		fprintf(out, TAB1 "%s=%s\n", keys[i], show_str(isns, keys[i], ""));
+}
+
 static int show_system(FILE *out, const json_t *data)
 {
 	const json_t *sys = json_object_get(data, "system");
@@ -173,6 +187,7 @@ static int show_system(FILE *out, const json_t *data)
 	fprintf(out, "Device types:\n");
 	json_array_foreach(json_object_get(data, "device_types"), i, v)
 		fprintf(out, TAB1 "%s\n", json_is_string(v) ? json_string_value(v) : "");
+	show_isns(out, json_object_get(data, "isns"));
 	return 0;
 }
 
@@ -197,12 +212,51 @@ static int show_llds(FILE *out, const json_t *data)
 }
 
 /* `--mode conn --op show`: tgt's iscsi_target_show_connections. */
+/* `--mode conn --op show --name inflight`: one block per command, oldest first per reactor. */
+static int show_inflight(FILE *out, const json_t *data)
+{
+	const json_t *cmds = json_object_get(data, "inflight");
+	const json_t *c;
+	size_t i;
+
+	if (!json_is_array(cmds))
+		return -EINVAL;
+	fprintf(out, "In-flight commands: %zu (stuck limit %" PRIu64 " ms)%s%s\n",
+		json_array_size(cmds), show_u64(data, "stuck_io_ms"),
+		json_is_true(json_object_get(data, "truncated")) ? " (truncated)" : "",
+		json_is_false(json_object_get(data, "complete")) ? " (some reactors did not answer)"
+								 : "");
+	json_array_foreach(cmds, i, c) {
+		fprintf(out, TAB1 "Command: ITT %s%s\n", show_str(c, "itt", ""),
+			json_is_true(json_object_get(c, "stuck")) ? " (stuck)" : "");
+		fprintf(out, TAB2 "Target: %" PRIu64 " Session: %" PRIu64 " Connection: %" PRIu64
+			     "\n", show_u64(c, "tid"), show_u64(c, "sid"), show_u64(c, "cid"));
+		fprintf(out, TAB2 "Initiator: %s IP Address: %s\n", show_str(c, "initiator", ""),
+			show_str(c, "address", ""));
+		fprintf(out, TAB2 "LUN: %" PRIu64 "\n", show_u64(c, "lun"));
+		fprintf(out, TAB2 "CDB: %s\n", show_str(c, "cdb", ""));
+		fprintf(out, TAB2 "Age: %" PRIu64 " ms\n", show_u64(c, "age_ms"));
+		fprintf(out, TAB2 "State: %s\n", show_str(c, "state", ""));
+		if (show_str(c, "bs_op", NULL))
+			fprintf(out,
+				TAB2 "Backing store: %s offset %" PRIu64 " length %" PRIu64 "\n",
+				show_str(c, "bs_op", ""), show_u64(c, "bs_offset"),
+				show_u64(c, "bs_length"));
+		if (show_u64(c, "data_got") || strstr(show_str(c, "state", ""), "Data-Out"))
+			fprintf(out, TAB2 "Data-Out: %" PRIu64 " of %" PRIu64 " bytes received\n",
+				show_u64(c, "data_got"), show_u64(c, "edtl"));
+	}
+	return 0;
+}
+
 static int show_connections(FILE *out, const json_t *data)
 {
 	const json_t *conns = json_object_get(data, "connections");
 	const json_t *c;
 	size_t i;
 
+	if (json_object_get(data, "inflight"))
+		return show_inflight(out, data);
 	if (!json_is_array(conns))
 		return -EINVAL;
 	json_array_foreach(conns, i, c) {
@@ -254,6 +308,21 @@ static int show_accounts(FILE *out, const json_t *data)
 	return 0;
 }
 
+/* `--mode portal --op show`: tgt's "Portal: ADDR:PORT,TPGT" lines. */
+static int show_portals(FILE *out, const json_t *data)
+{
+	const json_t *portals = json_object_get(data, "portals");
+	const json_t *p;
+	size_t i;
+
+	if (!json_is_array(portals))
+		return -EINVAL;
+	json_array_foreach(portals, i, p)
+		fprintf(out, "Portal: %s,%d\n", show_str(p, "portal", "?"),
+			(int)json_integer_value(json_object_get(p, "tpgt")));
+	return 0;
+}
+
 int utgtadm_show(FILE *out, int mode, int op, bool has_tid, const json_t *data)
 {
 	if (op == MGMT_OP_STAT && json_is_object(data))
@@ -275,6 +344,8 @@ int utgtadm_show(FILE *out, int mode, int op, bool has_tid, const json_t *data)
 		return show_sessions(out, data);
 	case MGMT_MODE_ACCOUNT:
 		return show_accounts(out, data);
+	case MGMT_MODE_PORTAL:
+		return show_portals(out, data);
 	default:
 		return -EINVAL;
 	}

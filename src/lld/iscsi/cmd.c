@@ -70,8 +70,9 @@ struct iscsi_task *iscsi_task_get(struct iscsi_conn *c)
 	/* idx < 65535, so a TTT is never the reserved 0xffffffff */
 	t->ttt = ((uint32_t)t->gen << 16) | t->idx;
 	t->immediate = t->counted = t->delivered = t->aborted = false;
-	t->unsol_done = t->r2t_active = t->zombie = false;
+	t->unsol_done = t->r2t_active = t->zombie = t->dout_recover = false;
 	t->tmf = NULL;
+	t->reassign = false;
 	t->buf_cap = 0;
 	t->edtl = t->data_got = t->unsol_len = 0;
 	t->exp_data_sn = t->r2t_sn = t->r2t_offset = t->r2t_len = 0;
@@ -79,6 +80,8 @@ struct iscsi_task *iscsi_task_get(struct iscsi_conn *c)
 	t->fail_key = 0;
 	t->din_total = t->din_next = t->din_sn = t->din_burst = 0;
 	t->outs_busy = 0;
+	t->stuck = false;
+	t->rx_ns = time_now_ns();
 	list_add_tail(&t->entry, &c->tasks);
 	return t;
 }
@@ -349,8 +352,8 @@ uint8_t *iscsi_dataout_rx_start(struct iscsi_conn *c)
 		return NULL;
 	}
 	c->rx.task = t;
-	if (t->fail_asc)
-		return NULL;
+	if (t->fail_asc || t->dout_recover)
+		return NULL; /* failed, or its sequence is being dropped for a recovery R2T */
 	limit = ttt != ISCSI_RSVD_TAG ? t->r2t_offset + t->r2t_len : t->unsol_len;
 	if (get_be32(h->data_sn) != t->exp_data_sn || offset != t->data_got ||
 	    dsl > limit - offset) {
@@ -394,10 +397,14 @@ int iscsi_dataout_rx_end(struct iscsi_conn *c, bool digest_ok)
 		iscsi_task_release(t); /* aborted while its data arrived */
 		return 0;
 	}
-	if (!digest_ok) {
-		/* §7.8 b): reject the PDU and end the task with a CRC error */
-		iscsi_conn_reject(c, c->rx.hdr, ISCSI_REJECT_DATA_DIGEST);
-		task_fail(t, SENSE_ABORTED_COMMAND, ASC_PROTOCOL_CRC_ERROR);
+	if (t->dout_recover && !t->fail_asc) {
+		iscsi_recovery_dataout_skipped(c, t);
+	} else if (!digest_ok) {
+		/* §7.8: ERL >= 1 asks again with a recovery R2T; ERL 0 ends the task (CRC error) */
+		if (!iscsi_recovery_dataout_digest(c, t)) {
+			iscsi_conn_reject(c, c->rx.hdr, ISCSI_REJECT_DATA_DIGEST);
+			task_fail(t, SENSE_ABORTED_COMMAND, ASC_PROTOCOL_CRC_ERROR);
+		}
 	} else if (!t->fail_asc) {
 		dataout_account(t, h, c->rx.info.dsl);
 	}
@@ -421,6 +428,7 @@ static void r2t_send(struct iscsi_task *t)
 	t->r2t_len = MIN(t->edtl - t->data_got, burst);
 	t->exp_data_sn = 0;
 	t->r2t_active = true;
+	iscsi_stat_add(&c->stats.r2ts, 1);
 	h = (struct iscsi_r2t_hdr *)o->hdr;
 	iscsi_bhs_init((struct iscsi_bhs *)h, ISCSI_OP_R2T, ISCSI_FLAG_FINAL, 0, t->itt);
 	iscsi_lun_encode(h->lun, t->cmd.lun);
@@ -504,6 +512,7 @@ void iscsi_task_abort(struct iscsi_task *t, struct iscsi_ctl *tmf)
 			t->tmf = tmf;
 			tmf->waiting++;
 		}
+		core_cmd_abort(&t->cmd); /* a task still queued in the core ends now */
 		break;
 	case ISCSI_TASK_PENDING:
 		/* keeps its place so its CmdSN is not a gap; released at delivery */
@@ -527,6 +536,10 @@ static void cmd_task_done(struct scsi_cmd *cmd)
 
 	c->core_busy--;
 	t->state = ISCSI_TASK_TX;
+	if (c->state == ISCSI_CONN_CLOSED && c->retained && !t->aborted) {
+		iscsi_sess_task_retained(t); /* ERL 2: kept for TASK REASSIGN */
+		return;
+	}
 	if (c->state == ISCSI_CONN_CLOSED || t->aborted) {
 		iscsi_task_release(t);
 		if (c->state == ISCSI_CONN_CLOSED)
@@ -559,15 +572,26 @@ static void task_residual(const struct iscsi_task *t, uint8_t *flags, uint32_t *
 	}
 }
 
+/* A read whose CHECK CONDITION comes after the data it moved (tape FILEMARK, ILI, EOM). */
+static bool task_data_with_sense(const struct scsi_cmd *cmd)
+{
+	return cmd->data_with_sense && cmd->status == SAM_STAT_CHECK_CONDITION &&
+	       cmd->dir == SCSI_DIR_READ;
+}
+
+/* The SCSI Response; when no PDU slot is free, task_out_sent sends it once one is. */
 static void rsp_send(struct iscsi_task *t)
 {
 	struct iscsi_conn *c = t->conn;
 	struct iscsi_out *o = task_out_get(t);
-	struct iscsi_scsi_rsp_hdr *h = (struct iscsi_scsi_rsp_hdr *)o->hdr;
+	struct iscsi_scsi_rsp_hdr *h;
 	const struct scsi_cmd *cmd = &t->cmd;
 	uint32_t residual, dsl = 0;
 	uint8_t rflags;
 
+	if (!o)
+		return;
+	h = (struct iscsi_scsi_rsp_hdr *)o->hdr;
 	task_residual(t, &rflags, &residual);
 	if (cmd->status != SAM_STAT_GOOD && cmd->sense_len) {
 		put_be16(t->sense_seg, cmd->sense_len);
@@ -587,7 +611,8 @@ static void rsp_send(struct iscsi_task *t)
 	iscsi_conn_queue(c, o);
 }
 
-/* Builds the next Data-In PDU into o; the last one carries GOOD status (§11.7.4). */
+/* Builds the next Data-In PDU into o; the last one carries GOOD status (§11.7.4), while a
+ * CHECK CONDITION follows the data in a SCSI Response (§11.7.4: no sense in Data-In). */
 static void datain_build(struct iscsi_task *t, struct iscsi_out *o)
 {
 	struct iscsi_conn *c = t->conn;
@@ -598,8 +623,8 @@ static void datain_build(struct iscsi_task *t, struct iscsi_out *o)
 	uint8_t flags = 0;
 
 	len = MIN(len, burst - t->din_burst);
-	last = t->din_next + len == t->din_total;
-	burst_end = last || t->din_burst + len == burst;
+	last = t->din_next + len == t->din_total && t->cmd.status == SAM_STAT_GOOD;
+	burst_end = t->din_next + len == t->din_total || t->din_burst + len == burst;
 	if (burst_end)
 		flags |= ISCSI_FLAG_FINAL;
 	iscsi_bhs_init((struct iscsi_bhs *)h, ISCSI_OP_DATA_IN, 0, len, t->itt);
@@ -638,6 +663,8 @@ static void datain_fill(struct iscsi_task *t)
 		if (t->conn->state == ISCSI_CONN_CLOSED)
 			return;
 	}
+	if (!t->rsp_queued)
+		rsp_send(t); /* data with sense: the status follows the data */
 }
 
 static void task_respond(struct iscsi_task *t)
@@ -645,9 +672,12 @@ static void task_respond(struct iscsi_task *t)
 	const struct scsi_cmd *cmd = &t->cmd;
 
 	iscsi_task_uncount(t); /* the window opens in the MaxCmdSN this answer carries */
+	iscsi_conn_stat_cmd(t->conn, t);
 	t->state = ISCSI_TASK_TX;
 	t->din_total = 0;
-	if (cmd->dir == SCSI_DIR_READ && cmd->status == SAM_STAT_GOOD)
+	t->rsp_queued = false;
+	if ((cmd->dir == SCSI_DIR_READ && cmd->status == SAM_STAT_GOOD) ||
+	    task_data_with_sense(cmd))
 		t->din_total = MIN(MIN(cmd->in_len, t->edtl), cmd->buf_len);
 	if (t->din_total)
 		datain_fill(t);
@@ -661,6 +691,8 @@ static void task_out_sent(struct iscsi_conn *c, struct iscsi_out *o)
 
 	t->outs_used &= (uint8_t)~(1u << o->slot);
 	t->outs_busy--;
+	if (c->state == ISCSI_CONN_CLOSED && c->retained && !t->zombie)
+		return; /* ERL 2: the answer restarts on the connection it is reassigned to */
 	if (c->state == ISCSI_CONN_CLOSED || t->zombie) {
 		if (!t->outs_busy && t->state != ISCSI_TASK_CORE)
 			iscsi_task_release(t);
@@ -673,10 +705,15 @@ static void task_out_sent(struct iscsi_conn *c, struct iscsi_out *o)
 	}
 	if (t->state != ISCSI_TASK_TX)
 		return;
-	if (t->din_next < t->din_total) {
+	if (t->din_next < t->din_total || !t->rsp_queued) {
 		datain_fill(t);
 		return;
 	}
 	if (!t->outs_busy && t->rsp_queued)
 		iscsi_task_release(t);
+}
+
+void iscsi_task_respond(struct iscsi_task *t)
+{
+	task_respond(t);
 }

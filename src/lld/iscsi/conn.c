@@ -41,19 +41,49 @@ static const char *const conn_state_names[] = {
 	[ISCSI_CONN_CLOSED] = "closed",
 };
 
+/* The connection's identity as key=value pairs (docs/operations.md, "Logging"). */
+static void conn_log_ids(const struct iscsi_conn *c, char *line, size_t cap, size_t *off)
+{
+	const struct iscsi_sess *s = c->sess;
+
+	if (s) {
+		log_kv_append(line, cap, off, "target", s->tgt ? s->tgt->name : NULL);
+		log_kv_append(line, cap, off, "initiator", s->initiator);
+		log_kv_appendf(line, cap, off, "isid", "%02x%02x%02x%02x%02x%02x", s->isid[0],
+			       s->isid[1], s->isid[2], s->isid[3], s->isid[4], s->isid[5]);
+		log_kv_appendf(line, cap, off, "tsih", "%u", s->tsih);
+		log_kv_appendf(line, cap, off, "cid", "%u", c->cid);
+	}
+	log_kv_append(line, cap, off, "addr", c->peer_str);
+}
+
+/*
+ * One structured line: the message ("event=... k=v" as given, other text as msg="..."), then
+ * the connection's identity. Everything but debug lines goes through the connection's token
+ * bucket and the global cap, so an initiator cannot flood the log.
+ */
 void iscsi_conn_log(struct iscsi_conn *c, enum log_level lvl, const char *fmt, ...)
 {
-	char msg[256];
+	char msg[800];
+	char line[1200];
+	size_t off = 0;
+	uint32_t sup = 0;
 	va_list ap;
 
+	if (lvl < LOG_LVL_DBG && !log_peer_ok(&c->log_tb, &sup))
+		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (c->sess && c->sess->tgt)
-		log_msg(lvl, "iscsi: %s tid %u %s cid %u: %s", c->peer_str, c->sess->tgt->tid,
-			c->sess->initiator, c->cid, msg);
+	line[0] = '\0';
+	if (!strncmp(msg, "event=", 6))
+		(void)str_appendf(line, sizeof(line), &off, "%s", msg);
 	else
-		log_msg(lvl, "iscsi: %s: %s", c->peer_str, msg);
+		log_kv_append(line, sizeof(line), &off, "msg", msg);
+	conn_log_ids(c, line, sizeof(line), &off);
+	if (sup)
+		log_kv_appendf(line, sizeof(line), &off, "suppressed", "%u", sup);
+	log_msg(lvl, "iscsi: %s", line);
 }
 
 void iscsi_sockaddr_str(const struct sockaddr *sa, char *buf, size_t len, bool with_port)
@@ -165,9 +195,18 @@ void iscsi_conn_state_set(struct iscsi_conn *c, enum iscsi_conn_state st)
 
 void iscsi_conn_close(struct iscsi_conn *c, const char *why)
 {
-	if (c->state == ISCSI_CONN_CLOSED)
+	if (c->state == ISCSI_CONN_CLOSED) {
+		if (c->retained) /* Time2Retain over, shutdown, session closed */
+			iscsi_sess_retain_end(c);
 		return;
-	conn_dbg(c, "closing: %s", why);
+	}
+	/* an orderly end (logout, shutdown, reinstatement) is no news; the rest is a drop */
+	if (!strcmp(why, "shutdown") || !strcmp(why, "session closed") ||
+	    !strcmp(why, "handed over") ||
+	    (!strcmp(why, "connection closed by peer") && (!c->sess || c->sess->discovery)))
+		conn_dbg(c, "event=conn_close reason=\"%s\"", why);
+	else
+		iscsi_conn_log(c, LOG_LVL_INFO, "event=conn_drop reason=\"%s\"", why);
 	iscsi_conn_state_set(c, ISCSI_CONN_CLOSED);
 }
 
@@ -273,9 +312,9 @@ void iscsi_conn_reject(struct iscsi_conn *c, const uint8_t *bhs, uint8_t reason)
 	data = iscsi_ctl_data(c, ctl, ISCSI_BHS_LEN);
 	memcpy(data, bhs, ISCSI_BHS_LEN);
 	iscsi_ctl_send(c, ctl, ISCSI_BHS_LEN);
-	if (log_ratelimit_ok(&c->rl, 10, 10000))
-		iscsi_conn_log(c, LOG_LVL_WARN, "reject opcode 0x%02x itt 0x%x reason 0x%02x",
-			       bhs[0] & ISCSI_OP_MASK, get_be32(bhs + 16), reason);
+	iscsi_stat_add(&c->stats.rejects, 1);
+	iscsi_conn_log(c, LOG_LVL_WARN, "event=reject opcode=0x%02x itt=0x%x reason=0x%02x",
+		       bhs[0] & ISCSI_OP_MASK, get_be32(bhs + 16), reason);
 }
 
 /* ---- send path ---- */
@@ -284,6 +323,8 @@ void iscsi_out_seal(struct iscsi_conn *c, struct iscsi_out *o)
 {
 	uint32_t pad = iscsi_pad_len(o->data_len);
 
+	if (c->rtx)
+		iscsi_recovery_keep(c, o); /* ERL >= 1 (recovery.c) */
 	o->hdr_len = ISCSI_BHS_LEN;
 	if (c->hdigest) {
 		iscsi_digest_put(o->hdr + ISCSI_BHS_LEN, iscsi_digest(o->hdr, ISCSI_BHS_LEN));
@@ -365,6 +406,7 @@ static void conn_tx_consume(struct iscsi_conn *c, size_t n)
 		n -= len;
 		list_del(&o->entry);
 		o->queued = false;
+		iscsi_stat_add(&c->stats.pdus_out, 1);
 		o->sent(c, o);
 		if (c->state == ISCSI_CONN_CLOSED)
 			return;
@@ -388,6 +430,7 @@ static void conn_tx_flush(struct iscsi_conn *c)
 			iscsi_conn_close(c, "send failed");
 			return;
 		}
+		iscsi_stat_add(&c->stats.bytes_out, (uint64_t)n);
 		conn_tx_consume(c, (size_t)n);
 	}
 	if (c->state == ISCSI_CONN_CLOSED)
@@ -438,13 +481,14 @@ static void conn_sock_setup(struct iscsi_conn *c)
 	iscsi_sockaddr_str((struct sockaddr *)&c->peer, c->peer_str, sizeof(c->peer_str), true);
 }
 
-int iscsi_conn_new(struct iscsi_rstate *rs, int fd)
+static int conn_create(struct iscsi_rstate *rs, int fd, struct iscsi_conn **out)
 {
 	struct iscsi_conn *c = calloc(1, sizeof(*c));
 	int ret;
 
 	if (!c)
 		return -ENOMEM;
+	list_init(&c->sess_entry);
 	c->lld = rs->lld;
 	c->rs = rs;
 	c->reactor = rs->r;
@@ -471,13 +515,19 @@ int iscsi_conn_new(struct iscsi_rstate *rs, int fd)
 		goto err_free;
 	}
 	conn_sock_setup(c);
-	iscsi_nop_init(c);
-	ret = reactor_watch_add(c->reactor, &c->watch, fd, EPOLLIN, conn_watch_fn);
+	ret = iscsi_lld_addr_get(c->lld, &c->peer); /* max_initiator_conns */
 	if (ret < 0)
 		goto err_put_buf;
-	reactor_timer_arm(c->reactor, &c->timer, ISCSI_LOGIN_TIMEOUT_MS);
-	list_add_tail(&c->entry, &rs->conns);
+	iscsi_nop_init(c);
+	ret = reactor_watch_add(c->reactor, &c->watch, fd, EPOLLIN, conn_watch_fn);
+	if (ret < 0) {
+		iscsi_lld_addr_put(c->lld, &c->peer);
+		goto err_put_buf;
+	}
+	reactor_timer_arm(c->reactor, &c->timer, iscsi_lld_login_timeout_ms(c->lld));
+	iscsi_conn_pub_attach(c);
 	conn_dbg(c, "connection accepted");
+	*out = c;
 	return 0;
 
 err_put_buf:
@@ -487,15 +537,101 @@ err_free:
 	return ret;
 }
 
+int iscsi_conn_new(struct iscsi_rstate *rs, int fd)
+{
+	struct iscsi_conn *c;
+
+	return conn_create(rs, fd, &c);
+}
+
+/* ---- hand-over of a login to the session's reactor (MC/S) ---- */
+
+struct conn_handover {
+	struct reactor_msg m;
+	struct iscsi_rstate *rs;
+	int fd;
+	uint8_t hdr[ISCSI_BHS_LEN];
+	struct iscsi_bhs_info info;
+	uint32_t rest_len;               /* read-ahead bytes after the PDU */
+	uint8_t data[];                  /* the login text (info.dsl), then the read-ahead */
+};
+
+/* Runs on the session's reactor: rebuilds the connection and replays its Login Request. */
+static void conn_handover_msg(struct reactor_msg *m)
+{
+	struct conn_handover *ho = container_of(m, struct conn_handover, m);
+	struct iscsi_conn *c;
+	uint8_t *dst;
+	int ret = -ESHUTDOWN;
+
+	if (!atomic_load(&ho->rs->lld->shutting_down))
+		ret = conn_create(ho->rs, ho->fd, &c);
+	if (ret < 0) {
+		close(ho->fd);
+		reactor_load_add(ho->rs->r, -1);
+		iscsi_lld_conn_gone(ho->rs->lld);
+		free(ho);
+		return;
+	}
+	c->handed_over = true;
+	memcpy(c->rx.hdr, ho->hdr, ISCSI_BHS_LEN);
+	c->rx.info = ho->info;
+	dst = iscsi_login_rx_start(c);
+	if (dst && ho->info.dsl)
+		memcpy(dst, ho->data, ho->info.dsl);
+	memcpy(c->rx.buf, ho->data + ho->info.dsl, ho->rest_len);
+	c->rx.end = ho->rest_len;
+	free(ho);
+	if ((!dst && c->rx.info.dsl) || !c->login || iscsi_login_rx_end(c) < 0) {
+		iscsi_conn_close(c, "receive error");
+		return;
+	}
+	if (c->rx.end > c->rx.start)
+		iscsi_conn_rx_run(c);
+}
+
+int iscsi_conn_handover(struct iscsi_conn *c, uint16_t tsih, const uint8_t *text)
+{
+	struct reactor *r = iscsi_sess_tsih_reactor(c->lld, tsih);
+	struct iscsi_rstate *rs = NULL;
+	uint32_t rest = c->rx.end - c->rx.start, dsl = c->rx.info.dsl;
+	struct conn_handover *ho;
+
+	if (!r || r == c->reactor || c->handed_over || c->rx.info.ahs_len || !c->login ||
+	    rest > c->rx.buf_cap)
+		return -ENOENT;
+	for (unsigned int i = 0; i < c->lld->nr_rs && !rs; i++) {
+		if (c->lld->rs[i].r == r)
+			rs = &c->lld->rs[i];
+	}
+	ho = rs ? malloc(sizeof(*ho) + dsl + rest) : NULL;
+	if (!ho)
+		return -ENOMEM;
+	ho->rs = rs;
+	memcpy(ho->hdr, c->rx.hdr, ISCSI_BHS_LEN);
+	ho->info = c->rx.info;
+	ho->rest_len = rest;
+	memcpy(ho->data, text, dsl);
+	memcpy(ho->data + dsl, c->rx.buf + c->rx.start, rest);
+	c->rx.start = c->rx.end;
+	conn_dbg(c, "login for session %u handed over to its reactor", tsih);
+	reactor_watch_del(c->reactor, &c->watch);
+	ho->fd = c->fd;
+	c->fd = -1; /* the new connection owns the socket */
+	reactor_load_add(r, 1);
+	atomic_fetch_add(&c->lld->nr_conns, 1);
+	reactor_msg_send(r, &ho->m, conn_handover_msg);
+	iscsi_conn_close(c, "handed over");
+	return 0;
+}
+
 /* Releases every task that is not lent to the core; marks the others aborted. */
 static void conn_tasks_drop(struct iscsi_conn *c)
 {
 	struct iscsi_task *t, *tmp;
 
-	if (c->sess) {
-		list_for_each_entry_safe(t, tmp, &c->sess->pending, entry)
-			iscsi_task_release(t);
-	}
+	if (c->retained)
+		return; /* ERL 2: kept for TASK REASSIGN until Time2Retain (session.c) */
 	list_for_each_entry_safe(t, tmp, &c->tasks, entry) {
 		if (t->state == ISCSI_TASK_CORE) {
 			t->aborted = true;
@@ -509,6 +645,8 @@ static void conn_tasks_drop(struct iscsi_conn *c)
 static void conn_teardown(struct iscsi_conn *c)
 {
 	reactor_timer_cancel(c->reactor, &c->timer);
+	/* decided before the send queue drops: its tasks then keep their answers */
+	c->retained = c->sess && iscsi_sess_conn_retain(c->sess, c);
 	reactor_timer_cancel(c->reactor, &c->nop_timer);
 	if (c->fd >= 0) {
 		reactor_watch_del(c->reactor, &c->watch);
@@ -528,7 +666,16 @@ static void conn_teardown(struct iscsi_conn *c)
 	iscsi_login_free(c);
 	conn_tasks_drop(c);
 	if (c->sess)
-		iscsi_sess_conn_gone(c->sess);
+		iscsi_sess_conn_gone(c->sess, c);
+	if (c->retained) {
+		const struct iscsi_params *p = &c->sess->p;
+
+		reactor_timer_arm(c->reactor, &c->timer,
+				  (uint64_t)(p->v[ISCSI_PARAM_TIME2WAIT] +
+					     p->v[ISCSI_PARAM_TIME2RETAIN]) * 1000u);
+		iscsi_conn_log(c, LOG_LVL_INFO, "event=conn_retained time2retain=%u",
+			       p->v[ISCSI_PARAM_TIME2RETAIN]);
+	}
 	iscsi_conn_maybe_free(c);
 }
 
@@ -544,7 +691,7 @@ static void conn_free(struct reactor_msg *m)
 		return;
 	}
 	if (c->sess) {
-		iscsi_sess_release(c->sess);
+		iscsi_sess_conn_free(c->sess);
 		iscsi_sess_put(c->sess);
 		c->sess = NULL;
 	}
@@ -556,8 +703,10 @@ static void conn_free(struct reactor_msg *m)
 	bufpool_put(bp, c->rx.buf, c->rx.buf_cap);
 	free(c->text_buf);
 	free(c->text_req);
-	list_del(&c->entry);
+	iscsi_recovery_conn_free(c);
+	iscsi_conn_pub_detach(c);
 	reactor_load_add(c->reactor, -1);
+	iscsi_lld_addr_put(lld, &c->peer);
 	free(c);
 	iscsi_lld_conn_gone(lld);
 }
@@ -565,7 +714,7 @@ static void conn_free(struct reactor_msg *m)
 void iscsi_conn_maybe_free(struct iscsi_conn *c)
 {
 	if (c->state != ISCSI_CONN_CLOSED || c->core_busy || c->free_scheduled ||
-	    c->rx.defer_armed)
+	    c->rx.defer_armed || c->retained)
 		return;
 	c->free_scheduled = true;
 	reactor_defer(c->reactor, &c->free_msg, conn_free);

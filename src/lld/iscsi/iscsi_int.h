@@ -461,6 +461,7 @@ enum iscsi_param {
 	ISCSI_PARAM_PROTOCOL_LEVEL,
 	ISCSI_PARAM_NOP_INTERVAL,        /* local: seconds, 0 = off */
 	ISCSI_PARAM_NOP_COUNT,           /* local: unanswered pings before the drop */
+	ISCSI_PARAM_MAX_SESSIONS,        /* local: sessions of the target (0 = no cap) */
 	ISCSI_PARAM_NR,
 };
 
@@ -596,7 +597,24 @@ struct iscsi_task;
 struct iscsi_portal {
 	struct sockaddr_storage addr;
 	socklen_t len;
+	uint16_t tpgt;                   /* portal group tag */
 };
+
+/*
+ * Watchdog and introspection state of one data reactor (introspect.c). The timer and the
+ * message are the reactor's; snap, nr_snap, snap_gen and snap_pending are under lld->pub_lock.
+ */
+struct iscsi_rstate_pub {
+	struct reactor_timer wd_timer;   /* periodic stuck-command scan, armed while conns exist */
+	struct reactor_msg snap_msg;     /* "publish your in-flight commands" (snap_pending) */
+	bool snap_pending;
+	unsigned int snap_gen;           /* bumped by each published snapshot */
+	struct iscsi_inflight *snap;     /* [ISCSI_SNAP_MAX], allocated by the first request */
+	unsigned int nr_snap;
+	bool snap_truncated;
+};
+
+#define ISCSI_SNAP_MAX 256               /* in-flight commands reported per reactor */
 
 /* Per data reactor state; touched only on that reactor's thread (messages aside). */
 struct iscsi_rstate {
@@ -606,6 +624,7 @@ struct iscsi_rstate {
 	struct reactor_msg shutdown_msg; /* ask every FFP connection to log out */
 	struct reactor_msg force_msg;    /* drop what is left */
 	unsigned int grace_s;            /* Parameter3 of the Async logout request */
+	struct iscsi_rstate_pub pub;     /* watchdog and introspection (introspect.c) */
 };
 
 /* Per-target strings (tgtparam.c). */
@@ -627,6 +646,16 @@ struct iscsi_tgt {
 	struct iscsi_tgt_str str;        /* lock */
 };
 
+/* Driver-wide limits (limits.c). */
+struct iscsi_addr_count;
+struct iscsi_limits {
+	atomic_uint login_timeout_ms;    /* a login must finish within this */
+	atomic_uint initiator_conns;     /* connections per initiator address */
+	pthread_mutex_t lock;            /* addrs, nr_addrs */
+	struct iscsi_addr_count *addrs;  /* [ISCSI_CONNS_MAX] addresses with connections */
+	unsigned int nr_addrs;
+};
+
 struct iscsi_lld {
 	struct core_root *root;
 	struct iscsi_rstate *rs;         /* [nr_rs] */
@@ -640,6 +669,14 @@ struct iscsi_lld {
 	atomic_uint nr_conns;            /* accepted and not yet freed */
 	atomic_bool shutting_down;
 	atomic_uint reset_gen;           /* bumped by each reset another nexus asks for */
+	/* introspection (introspect.c): pub_lock covers every rs->conns list's membership,
+	 * each conn's pub identity and the rs->pub snapshots; never taken per PDU */
+	pthread_mutex_t pub_lock;
+	pthread_cond_t pub_cond;         /* a snapshot was published */
+	atomic_uint stuck_ms;            /* watchdog limit, 0: off */
+	atomic_uint_fast64_t stuck_total; /* commands that passed the limit */
+	struct iscsi_limits limits;
+	struct iscsi_isns *isns;         /* iSNS client (isns.c), from iscsi_lld_ctl_set */
 };
 
 /* ---- output PDUs ---- */
@@ -708,7 +745,10 @@ struct iscsi_task {
 	bool aborted;
 	bool unsol_done;                 /* unsolicited Data-Out sequence ended (F) */
 	bool r2t_active;
+	bool dout_recover;               /* ERL 1: dropping a Data-Out sequence after a digest error */
 	struct iscsi_ctl *tmf;           /* TMF waiting for this task's completion */
+	bool reassign;                   /* tmf is a TASK REASSIGN: move the task when done */
+	uint32_t reassign_sn;            /* its ExpDataSN */
 	uint32_t itt;
 	uint32_t cmd_sn;
 	uint32_t ttt;
@@ -734,6 +774,8 @@ struct iscsi_task {
 	uint8_t outs_used;               /* bit per outs[] slot on the send queue */
 	bool zombie;                     /* released while PDUs were queued */
 	bool rsp_queued;                 /* the status-carrying PDU is built */
+	bool stuck;                      /* the watchdog logged it */
+	uint64_t rx_ns;                  /* when it arrived (age, per-connection latency) */
 	struct iscsi_out outs[ISCSI_TASK_OUTS];
 	uint8_t sense_seg[2 + SCSI_SENSE_MAX + 2];
 };
@@ -752,6 +794,7 @@ struct iscsi_sess {
 	char alias[256];
 	uint8_t isid[6];
 	uint16_t tsih;
+	uint16_t tpgt;                   /* target portal group: part of the I_T nexus */
 	bool discovery;
 	bool closing;
 	struct iscsi_params p;           /* negotiated */
@@ -760,7 +803,13 @@ struct iscsi_sess {
 	uint32_t queue_cmd;              /* window size (MaxQueueCmd) */
 	uint32_t busy;                   /* delivered non-immediate tasks not yet answered */
 	struct list_head pending;        /* out-of-order tasks, ascending CmdSN */
-	struct iscsi_conn *conn;         /* the only connection (MaxConnections=1) */
+	struct list_head conns;          /* struct iscsi_conn (sess_entry) not yet torn down */
+	unsigned int nr_conns;           /* on conns */
+	struct list_head retained;       /* failed connections keeping tasks (ERL 2, sess_entry) */
+	unsigned int nr_retained;
+	unsigned int nr_attached;        /* connections not yet freed: the last releases */
+	unsigned int nr_skip;
+	uint32_t skip[ISCSI_MAX_QUEUE_CMD]; /* CmdSNs of a failed connection, taken as received */
 };
 
 /* ---- connection ---- */
@@ -791,6 +840,8 @@ enum iscsi_rx_state {
 #define ISCSI_TX_IOV         64u
 #define ISCSI_LOGIN_TIMEOUT_MS 15000u
 #define ISCSI_CONNS_MAX        1024u   /* accepted connections, all states (lld.c) */
+#define ISCSI_DEF_INITIATOR_CONNS 512u /* connections from one address (limits.c) */
+#define ISCSI_DEF_MAX_SESSIONS 512u    /* sessions of one target (session.c) */
 #define ISCSI_DRAIN_TIMEOUT_MS 5000u
 #define ISCSI_TGT_GONE_GRACE_S 2u   /* Async logout request on target removal: Parameter3 */
 
@@ -836,6 +887,41 @@ struct iscsi_xport {
 
 extern const struct iscsi_xport iscsi_xport_tcp;
 
+/*
+ * Per-connection counters. The connection's reactor is the only writer (iscsi_stat_add: a
+ * relaxed load and store, no locked instruction); mgmt reads them relaxed through
+ * iscsi_lld_conn_foreach while lld->pub_lock keeps the connection alive.
+ */
+struct iscsi_conn_stats {
+	atomic_uint_fast64_t pdus_in;
+	atomic_uint_fast64_t pdus_out;
+	atomic_uint_fast64_t bytes_in;
+	atomic_uint_fast64_t bytes_out;
+	atomic_uint_fast64_t cmds;             /* SCSI commands answered */
+	atomic_uint_fast64_t digest_errors;    /* header and data */
+	atomic_uint_fast64_t r2ts;
+	atomic_uint_fast64_t rejects;
+	atomic_uint_fast64_t lat_sum_us;       /* arrival to response queued */
+	atomic_uint_fast64_t lat_hist[CORE_LAT_BUCKETS];
+};
+
+static inline void iscsi_stat_add(atomic_uint_fast64_t *v, uint64_t n)
+{
+	atomic_store_explicit(v, atomic_load_explicit(v, memory_order_relaxed) + n,
+			      memory_order_relaxed);
+}
+
+/* Who a connection is, for mgmt (lld->pub_lock); set when it enters the FFP. */
+struct iscsi_conn_pub {
+	bool ffp;
+	bool discovery;
+	uint32_t tid;
+	uint16_t tsih;
+	char isid[13];                   /* hex */
+	char target[224];
+	char initiator[224];
+};
+
 struct iscsi_conn {
 	struct iscsi_lld *lld;
 	struct iscsi_rstate *rs;
@@ -854,12 +940,18 @@ struct iscsi_conn {
 	bool free_scheduled;
 	struct sockaddr_storage peer;
 	struct sockaddr_storage local;
+	uint16_t tpgt;                   /* portal group the connection arrived on (login) */
 	char peer_str[64];
 	struct iscsi_sess *sess;
+	struct list_head sess_entry;     /* sess->conns */
+	bool handed_over;                /* its first Login Request came from another reactor */
+	bool retained;                   /* CLOSED, tasks kept for TASK REASSIGN (ERL 2) */
+	bool no_retain;                  /* an orderly end (logout, session close): no retention */
 	struct iscsi_login *login;       /* login phase only */
 	uint16_t cid;
 	uint32_t stat_sn;                /* next StatSN */
 	uint32_t exp_stat_sn;
+	struct iscsi_rtx *rtx;           /* ERL >= 1: responses kept for Status SNACK */
 	bool hdigest;
 	bool ddigest;
 	uint32_t max_recv_dsl;           /* ours */
@@ -898,6 +990,9 @@ struct iscsi_conn {
 	uint32_t nop_missed;
 	uint32_t nop_ttt;
 	struct log_ratelimit rl;
+	struct log_bucket log_tb;        /* iscsi_conn_log's per-connection token bucket */
+	struct iscsi_conn_stats stats;   /* written by this reactor only, read relaxed */
+	struct iscsi_conn_pub pub;       /* identity for mgmt (lld->pub_lock) */
 };
 
 /* ---- lld.c ---- */
@@ -906,8 +1001,19 @@ void iscsi_lld_conn_gone(struct iscsi_lld *lld);
 void iscsi_tgt_params_get(struct core_target *tgt, struct iscsi_params *out);
 /* Snapshot of portals for SendTargets. Returns the count. */
 unsigned int iscsi_lld_portals(struct iscsi_lld *lld, struct iscsi_portal *out, unsigned int max);
+/* The portal group tag of the portal a connection reached at local (1 when none matches). */
+uint16_t iscsi_lld_portal_tpgt(struct iscsi_lld *lld, const struct sockaddr_storage *local);
 /* Names (ascending tid) of the targets; returns the count. */
 unsigned int iscsi_lld_target_names(struct iscsi_lld *lld, char (*names)[224], unsigned int max);
+
+/* ---- limits.c ---- */
+int iscsi_limits_init(struct iscsi_lld *lld);
+void iscsi_limits_fini(struct iscsi_lld *lld);
+uint64_t iscsi_lld_login_timeout_ms(struct iscsi_lld *lld);
+/* Counts a connection from peer: -EUSERS when its address is at max_initiator_conns. */
+int iscsi_lld_addr_get(struct iscsi_lld *lld, const struct sockaddr_storage *peer);
+void iscsi_lld_addr_put(struct iscsi_lld *lld, const struct sockaddr_storage *peer);
+unsigned int iscsi_lld_addr_conns(struct iscsi_lld *lld, const struct sockaddr_storage *peer);
 
 /* ---- tgtparam.c ---- */
 /* TargetAlias / Redirect*: 0, -ENOENT (not one of them), -EINVAL. */
@@ -918,8 +1024,27 @@ void iscsi_tgt_alias(struct core_target *tgt, char *out, size_t cap);
 /* Redirection of tgt: 0, or the login status with the TargetAddress value in addr. */
 uint16_t iscsi_tgt_redirect(struct core_target *tgt, char *addr, size_t cap);
 
+/* ---- introspect.c ---- */
+void iscsi_introspect_init(struct iscsi_lld *lld);
+void iscsi_introspect_fini(struct iscsi_lld *lld);
+/* A new connection on its reactor: links it in rs->conns, starts the watchdog. */
+void iscsi_conn_pub_attach(struct iscsi_conn *c);
+/* Unlinks the connection from rs->conns (before it is freed). */
+void iscsi_conn_pub_detach(struct iscsi_conn *c);
+/* Publishes the identity of a connection entering the FFP. */
+void iscsi_conn_pub_ffp(struct iscsi_conn *c);
+/* A SCSI command answered: count it with its latency. */
+void iscsi_conn_stat_cmd(struct iscsi_conn *c, const struct iscsi_task *t);
+
 /* ---- conn.c ---- */
 int iscsi_conn_new(struct iscsi_rstate *rs, int fd);
+/*
+ * A first Login Request with the TSIH of a session on another reactor: hands the socket, the
+ * PDU (header, text: rx.info.dsl bytes) and the read-ahead bytes over to that reactor and
+ * closes c without closing the socket.
+ * 0 when handed over (c is closed), -errno when the login goes on here.
+ */
+int iscsi_conn_handover(struct iscsi_conn *c, uint16_t tsih, const uint8_t *text);
 void iscsi_conn_state_set(struct iscsi_conn *c, enum iscsi_conn_state st);
 /* Drops the connection now (error or peer gone). */
 void iscsi_conn_close(struct iscsi_conn *c, const char *why);
@@ -1018,12 +1143,39 @@ void iscsi_sess_nop_update(struct iscsi_lld *lld, struct core_target *tgt);
 int iscsi_sess_create(struct iscsi_conn *c, struct core_target *tgt, const char *initiator,
 		      const char *alias, const uint8_t *isid, bool discovery,
 		      const struct iscsi_params *p, uint32_t exp_cmd_sn);
-/* Looks up a live session for a TSIH≠0 login. true if one exists. */
-bool iscsi_sess_exists(struct iscsi_lld *lld, struct core_target *tgt, const char *initiator,
-		       const uint8_t *isid, uint16_t tsih);
-/* The connection went away: unlink, detach from the nexus. */
-void iscsi_sess_conn_gone(struct iscsi_sess *s);
-/* After the connection's last task came back: free nexus and TSIH. */
+/*
+ * Looks up the live session of a TSIH≠0 login (same target, initiator, ISID and TSIH).
+ * Returns it referenced, or NULL; *other_tpgt tells a session found in another portal group.
+ */
+struct iscsi_sess *iscsi_sess_find(struct iscsi_lld *lld, struct core_target *tgt,
+				   uint16_t tpgt, const char *initiator, const uint8_t *isid,
+				   uint16_t tsih, bool *other_tpgt);
+/* The reactor of the live session with this TSIH (NULL if none): where its logins go. */
+struct reactor *iscsi_sess_tsih_reactor(struct iscsi_lld *lld, uint16_t tsih);
+/* May a connection with cid join s? A login status (0, 02/06, 02/0a). */
+uint16_t iscsi_sess_conn_check(struct iscsi_sess *s, uint16_t cid);
+/* Adds c (on the session's reactor) to s; a live connection with the same CID is closed. */
+int iscsi_sess_conn_add(struct iscsi_sess *s, struct iscsi_conn *c);
+/* The connection of s with cid in the full feature phase, or NULL. */
+struct iscsi_conn *iscsi_sess_conn_find(struct iscsi_sess *s, uint16_t cid);
+/* The SCSI task with itt on any connection of s, or NULL (ITTs are per session). */
+struct iscsi_task *iscsi_sess_find_itt(struct iscsi_sess *s, uint32_t itt);
+/* Closes every connection of s but keep (NULL: all of them). */
+void iscsi_sess_close_conns(struct iscsi_sess *s, struct iscsi_conn *keep, const char *why);
+/* The connection went away: its pending CmdSNs, unlink, detach from the nexus. */
+void iscsi_sess_conn_gone(struct iscsi_sess *s, struct iscsi_conn *c);
+/*
+ * ERL 2: the failed connection c keeps its tasks for TASK REASSIGN until Time2Wait +
+ * Time2Retain (true), or not (false: ERL < 2, shutdown, session closing).
+ */
+bool iscsi_sess_conn_retain(struct iscsi_sess *s, struct iscsi_conn *c);
+/* End of the retention of c (timer, shutdown, last task moved): its tasks are dropped. */
+void iscsi_sess_retain_end(struct iscsi_conn *c);
+/* A retained task finished in the core (cmd.c): a TASK REASSIGN waiting for it moves it. */
+void iscsi_sess_task_retained(struct iscsi_task *t);
+/* A connection of s is freed; the last one frees nexus and TSIH. */
+void iscsi_sess_conn_free(struct iscsi_sess *s);
+/* After the session's last connection: free nexus and TSIH. */
 void iscsi_sess_release(struct iscsi_sess *s);
 void iscsi_sess_get(struct iscsi_sess *s);
 void iscsi_sess_put(struct iscsi_sess *s);
@@ -1052,12 +1204,21 @@ uint8_t *iscsi_cmd_rx_start(struct iscsi_conn *c);
 int iscsi_cmd_rx_end(struct iscsi_conn *c, bool digest_ok);
 uint8_t *iscsi_dataout_rx_start(struct iscsi_conn *c);
 int iscsi_dataout_rx_end(struct iscsi_conn *c, bool digest_ok);
+/* recovery.c: ErrorRecoveryLevel 1 */
+bool iscsi_recovery_dataout_digest(struct iscsi_conn *c, struct iscsi_task *t);
+void iscsi_recovery_dataout_skipped(struct iscsi_conn *c, struct iscsi_task *t);
+void iscsi_recovery_conn_start(struct iscsi_conn *c);
+void iscsi_recovery_conn_free(struct iscsi_conn *c);
+void iscsi_recovery_keep(struct iscsi_conn *c, const struct iscsi_out *o);
+int iscsi_recovery_snack(struct iscsi_conn *c, const uint8_t *bhs);
 /* Its CmdSN turn came (or immediate): start data transfer or execute. */
 void iscsi_task_deliver(struct iscsi_task *t);
 /* Aborts t (TMF, LU reset, logout): now if not in the core, else at its completion. */
 void iscsi_task_abort(struct iscsi_task *t, struct iscsi_ctl *tmf);
 /* Window slot accounting. */
 void iscsi_task_uncount(struct iscsi_task *t);
+/* Sends the answer of a finished task (Data-In from din_next/din_sn, status): reassignment. */
+void iscsi_task_respond(struct iscsi_task *t);
 
 /* ---- nop.c ---- */
 void iscsi_nop_init(struct iscsi_conn *c);
@@ -1073,6 +1234,8 @@ void iscsi_tmf_task_done(struct iscsi_conn *c, struct iscsi_ctl *tmf);
 void iscsi_tmf_abort_lun(struct iscsi_conn *c, uint64_t lun, struct iscsi_ctl *tmf);
 /* Another nexus reset lun at generation gen: aborts the tasks that arrived before it. */
 void iscsi_tmf_abort_lun_before(struct iscsi_conn *c, uint64_t lun, unsigned int gen);
+/* TASK REASSIGN waiting on t (done in the core): moves it to the TMF's connection now. */
+void iscsi_tmf_reassign_done(struct iscsi_task *t);
 
 /* ---- text.c ---- */
 int iscsi_text_rx(struct iscsi_conn *c, const uint8_t *bhs, uint8_t *data);

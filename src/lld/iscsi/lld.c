@@ -6,6 +6,7 @@
  * handlers, which run on their reactor.
  */
 #include "lld/iscsi/iscsi_int.h"
+#include "lld/iscsi/isns.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -52,6 +53,14 @@ int iscsi_lld_new(struct core_root *root, struct reactor **reactors, unsigned in
 	lld->next_tsih = 1;
 	atomic_init(&lld->nr_conns, 0);
 	atomic_init(&lld->shutting_down, false);
+	if (iscsi_limits_init(lld) < 0) {
+		iscsi_limits_fini(lld);
+		pthread_mutex_destroy(&lld->lock);
+		free(lld->rs);
+		free(lld);
+		return -ENOMEM;
+	}
+	iscsi_introspect_init(lld);
 	*out = lld;
 	return 0;
 }
@@ -70,15 +79,19 @@ void iscsi_lld_free(struct iscsi_lld *lld)
 	}
 	pthread_mutex_unlock(&lld->lock);
 	pthread_mutex_destroy(&lld->lock);
+	iscsi_introspect_fini(lld);
+	iscsi_limits_fini(lld);
+	iscsi_isns_free(lld->isns);
 	free(lld->rs);
 	free(lld);
 }
 
-int iscsi_portal_add(struct iscsi_lld *lld, const struct sockaddr *addr, socklen_t len)
+int iscsi_portal_add(struct iscsi_lld *lld, const struct sockaddr *addr, socklen_t len,
+		     uint16_t tpgt)
 {
 	int ret = 0;
 
-	if (len > sizeof(struct sockaddr_storage) ||
+	if (len > sizeof(struct sockaddr_storage) || !tpgt ||
 	    (addr->sa_family != AF_INET && addr->sa_family != AF_INET6))
 		return -EINVAL;
 	pthread_mutex_lock(&lld->lock);
@@ -88,10 +101,88 @@ int iscsi_portal_add(struct iscsi_lld *lld, const struct sockaddr *addr, socklen
 		memset(&lld->portals[lld->nr_portals], 0, sizeof(lld->portals[0]));
 		memcpy(&lld->portals[lld->nr_portals].addr, addr, len);
 		lld->portals[lld->nr_portals].len = len;
+		lld->portals[lld->nr_portals].tpgt = tpgt;
 		lld->nr_portals++;
 	}
 	pthread_mutex_unlock(&lld->lock);
+	if (!ret)
+		ret = core_root_port_add(lld->root, tpgt); /* one target port per portal group */
 	return ret;
+}
+
+int iscsi_portal_del(struct iscsi_lld *lld, const struct sockaddr *addr, socklen_t len)
+{
+	unsigned int i, k;
+	uint16_t tpgt = 0;
+	bool last = true;
+
+	pthread_mutex_lock(&lld->lock);
+	for (i = 0; i < lld->nr_portals; i++) {
+		if (lld->portals[i].len == len && !memcmp(&lld->portals[i].addr, addr, len))
+			break;
+	}
+	if (i < lld->nr_portals) {
+		tpgt = lld->portals[i].tpgt;
+		memmove(&lld->portals[i], &lld->portals[i + 1],
+			(lld->nr_portals - i - 1) * sizeof(lld->portals[0]));
+		lld->nr_portals--;
+		for (k = 0; k < lld->nr_portals; k++)
+			last &= lld->portals[k].tpgt != tpgt;
+	}
+	pthread_mutex_unlock(&lld->lock);
+	if (!tpgt)
+		return -ENOENT;
+	if (last)
+		core_root_port_del(lld->root, tpgt);
+	return 0;
+}
+
+unsigned int iscsi_portal_list(struct iscsi_lld *lld, struct iscsi_portal_info *out,
+			       unsigned int max)
+{
+	unsigned int n;
+
+	pthread_mutex_lock(&lld->lock);
+	n = MIN(lld->nr_portals, max);
+	for (unsigned int i = 0; i < n; i++) {
+		out[i].addr = lld->portals[i].addr;
+		out[i].tpgt = lld->portals[i].tpgt;
+	}
+	pthread_mutex_unlock(&lld->lock);
+	return n;
+}
+
+static bool portal_addr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b,
+			      bool any)
+{
+	const struct sockaddr_in *x4 = (const void *)a, *y4 = (const void *)b;
+	const struct sockaddr_in6 *x6 = (const void *)a, *y6 = (const void *)b;
+
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return x4->sin_port == y4->sin_port &&
+		       (any ? x4->sin_addr.s_addr == htonl(INADDR_ANY) :
+			      x4->sin_addr.s_addr == y4->sin_addr.s_addr);
+	return x6->sin6_port == y6->sin6_port &&
+	       !memcmp(&x6->sin6_addr, any ? &in6addr_any : &y6->sin6_addr, sizeof(x6->sin6_addr));
+}
+
+/* The listening socket is not known here: the portal whose address is the connection's local
+ * address wins, else a wildcard portal of the same family and port. */
+uint16_t iscsi_lld_portal_tpgt(struct iscsi_lld *lld, const struct sockaddr_storage *local)
+{
+	uint16_t tpgt = 0;
+
+	pthread_mutex_lock(&lld->lock);
+	for (unsigned int i = 0; i < lld->nr_portals && !tpgt; i++)
+		if (portal_addr_equal(&lld->portals[i].addr, local, false))
+			tpgt = lld->portals[i].tpgt;
+	for (unsigned int i = 0; i < lld->nr_portals && !tpgt; i++)
+		if (portal_addr_equal(&lld->portals[i].addr, local, true))
+			tpgt = lld->portals[i].tpgt;
+	pthread_mutex_unlock(&lld->lock);
+	return tpgt ? tpgt : 1;
 }
 
 unsigned int iscsi_lld_portals(struct iscsi_lld *lld, struct iscsi_portal *out, unsigned int max)
@@ -141,7 +232,9 @@ static void accept_msg_fn(struct reactor_msg *m)
 	if (!atomic_load(&rs->lld->shutting_down))
 		ret = iscsi_conn_new(rs, am->fd);
 	if (ret < 0) {
-		if (ret != -ESHUTDOWN)
+		if (ret == -EUSERS) /* max_initiator_conns: closed before login */
+			log_dbg("iscsi: too many connections from one address: one refused");
+		else if (ret != -ESHUTDOWN)
 			log_warn("iscsi: cannot take a new connection: %s", strerror(-ret));
 		close(am->fd);
 		reactor_load_add(rs->r, -1);
@@ -193,8 +286,8 @@ static void shutdown_msg_fn(struct reactor_msg *m)
 	list_for_each_entry(c, &rs->conns, entry) {
 		if (c->state == ISCSI_CONN_FFP && c->sess && !c->sess->discovery)
 			iscsi_async_logout_send(c, rs->grace_s);
-		else if (c->state == ISCSI_CONN_FFP || c->state == ISCSI_CONN_LOGIN)
-			iscsi_conn_close(c, "shutdown");
+		else if (c->state == ISCSI_CONN_FFP || c->state == ISCSI_CONN_LOGIN || c->retained)
+			iscsi_conn_close(c, "shutdown"); /* retained (ERL 2): its tasks go now */
 	}
 }
 
@@ -224,6 +317,8 @@ void iscsi_lld_shutdown(struct iscsi_lld *lld, unsigned int timeout_ms)
 {
 	if (atomic_exchange(&lld->shutting_down, true))
 		return;
+	/* DevDereg while the targets still exist (RFC 4171 §5.6.5.4) */
+	iscsi_isns_stop(lld->isns);
 	for (unsigned int i = 0; i < lld->nr_rs; i++) {
 		lld->rs[i].grace_s = MAX(1u, timeout_ms / 1000);
 		reactor_msg_send(lld->rs[i].r, &lld->rs[i].shutdown_msg, shutdown_msg_fn);

@@ -39,6 +39,7 @@ struct iscsi_login {
 	char alias[256];
 	char target_name[224];
 	struct core_target *tgt;     /* referenced once admitted (normal sessions) */
+	struct iscsi_sess *sess;     /* TSIH≠0: the session this connection joins (referenced) */
 	struct iscsi_negot ng;
 	struct iscsi_chap chap;
 };
@@ -51,6 +52,8 @@ void iscsi_login_free(struct iscsi_conn *c)
 		return;
 	if (lg->tgt)
 		core_target_put(lg->tgt);
+	if (lg->sess)
+		iscsi_sess_put(lg->sess);
 	iscsi_chap_fini(&lg->chap);
 	free(lg->text);
 	free(lg);
@@ -127,9 +130,16 @@ static int login_fail(struct iscsi_conn *c, uint16_t status, const char *why)
 {
 	struct iscsi_login *lg = c->login;
 	struct iscsi_ctl *ctl;
+	char kv[768];
+	size_t off = 0;
 
-	iscsi_conn_log(c, LOG_LVL_INFO, "login of %s failed (%02x/%02x): %s",
-		       lg->initiator[0] ? lg->initiator : "?", status >> 8, status & 0xff, why);
+	log_kv_appendf(kv, sizeof(kv), &off, "status", "0x%04x", status);
+	log_kv_append(kv, sizeof(kv), &off, "reason", why);
+	log_kv_append(kv, sizeof(kv), &off, "initiator", lg->initiator[0] ? lg->initiator : NULL);
+	log_kv_append(kv, sizeof(kv), &off, "target", lg->target_name[0] ? lg->target_name : NULL);
+	log_kv_appendf(kv, sizeof(kv), &off, "isid", "%02x%02x%02x%02x%02x%02x", lg->isid[0],
+		       lg->isid[1], lg->isid[2], lg->isid[3], lg->isid[4], lg->isid[5]);
+	iscsi_conn_log(c, LOG_LVL_WARN, "event=login_failed %s", kv);
 	lg->tsih = 0;
 	ctl = login_rsp_new(c, 0, status);
 	if (!ctl)
@@ -232,10 +242,16 @@ static uint16_t login_admit_target(struct iscsi_conn *c, struct iscsi_login *lg)
 	if (st)
 		return st;
 	if (lg->tsih) {
-		/* one connection per session: a TSIH login can only add a second one */
-		if (iscsi_sess_exists(c->lld, lg->tgt, lg->initiator, lg->isid, lg->tsih))
-			return ISCSI_LOGIN_TOO_MANY_CONNS;
-		return ISCSI_LOGIN_NO_SESSION;
+		/* a connection joining (or reinstating one of) a live session (§6.3.1, §7.1.4) */
+		bool other_tpgt;
+
+		lg->sess = iscsi_sess_find(c->lld, lg->tgt, c->tpgt, lg->initiator, lg->isid,
+					   lg->tsih, &other_tpgt);
+		if (!lg->sess)
+			return other_tpgt ? ISCSI_LOGIN_NO_SESS_SPAN : ISCSI_LOGIN_NO_SESSION;
+		if (lg->sess->reactor != c->reactor)
+			return ISCSI_LOGIN_SVC_UNAVAIL; /* moved meanwhile: try again */
+		return iscsi_sess_conn_check(lg->sess, lg->cid);
 	}
 	return ISCSI_LOGIN_OK;
 }
@@ -248,6 +264,7 @@ static uint16_t login_admit(struct iscsi_conn *c, struct iscsi_kv *kv, int n)
 
 	if (atomic_load(&c->lld->shutting_down) || !core_root_is_ready(c->lld->root))
 		return ISCSI_LOGIN_SVC_UNAVAIL;
+	c->tpgt = iscsi_lld_portal_tpgt(c->lld, &c->local); /* the session's target port */
 	st = login_declaratives(lg, kv, n);
 	if (st)
 		return st;
@@ -261,6 +278,7 @@ static uint16_t login_admit(struct iscsi_conn *c, struct iscsi_kv *kv, int n)
 	else
 		iscsi_params_default(&p);
 	iscsi_negot_init(&lg->ng, &p, lg->discovery);
+	lg->ng.leading = !lg->sess; /* session-wide (LO) keys are Irrelevant on the others */
 	for (int i = 0; i < n; i++) {
 		if (is_declarative_name(kv[i].key) && iscsi_negot_seen(&lg->ng, kv[i].key))
 			return ISCSI_LOGIN_INIT_ERR; /* offered twice */
@@ -352,15 +370,25 @@ static int login_complete(struct iscsi_conn *c, uint8_t flags, struct iscsi_text
 	if (lg->tgt && lg->tgt->deleted)
 		return login_fail(c, ISCSI_LOGIN_TGT_REMOVED, "target deleted during login");
 	iscsi_negot_result(&lg->ng, &p);
-	ret = iscsi_sess_create(c, lg->tgt, lg->initiator, lg->alias[0] ? lg->alias : NULL,
-				lg->isid, lg->discovery, &p, lg->cmd_sn);
+	c->cid = lg->cid;
+	if (lg->sess) {
+		uint16_t st = iscsi_sess_conn_check(lg->sess, lg->cid);
+
+		if (st)
+			return login_fail(c, st, "the session cannot take this connection");
+		ret = iscsi_sess_conn_add(lg->sess, c);
+	} else {
+		ret = iscsi_sess_create(c, lg->tgt, lg->initiator, lg->alias[0] ? lg->alias : NULL,
+					lg->isid, lg->discovery, &p, lg->cmd_sn);
+	}
 	if (ret < 0)
-		return login_fail(c, ISCSI_LOGIN_NO_RESOURCES, "cannot create the session");
+		return login_fail(c, ISCSI_LOGIN_NO_RESOURCES,
+				  ret == -EUSERS ? "the target is at max_sessions" :
+						   "cannot create the session");
 	nr = lg->discovery ? 8 : 2 * c->sess->queue_cmd + ISCSI_IMM_SLACK;
 	if (iscsi_conn_tasks_alloc(c, nr) < 0)
 		return login_fail(c, ISCSI_LOGIN_NO_RESOURCES, "no memory for tasks");
 	lg->tsih = c->sess->tsih;
-	c->cid = lg->cid;
 	c->max_xmit_dsl = p.v[ISCSI_PARAM_MAX_XMIT_DSL];
 	c->max_recv_dsl = lg->ng.mrdsl_declared ? p.v[ISCSI_PARAM_MAX_RECV_DSL] : ISCSI_LOGIN_DSL_MAX;
 	c->nop_interval_s = p.v[ISCSI_PARAM_NOP_INTERVAL];
@@ -375,19 +403,23 @@ static int login_complete(struct iscsi_conn *c, uint8_t flags, struct iscsi_text
 		       lg->tsih, lg->initiator, c->hdigest || c->ddigest ? " (digests)" : "");
 	iscsi_login_free(c);
 	iscsi_conn_state_set(c, ISCSI_CONN_FFP);
+	iscsi_recovery_conn_start(c); /* ERL >= 1: keep responses for SNACK */
+	iscsi_conn_pub_ffp(c);
 	return 0;
 }
 
 /*
- * Our declarations: TargetPortalGroupTag in the first response of a normal session, and
+ * Our declarations: TargetPortalGroupTag (of the portal this connection reached) in the first
+ * response of a normal session, and
  * MaxRecvDataSegmentLength in the first response of the operational stage (rsp_csg).
  */
-static void login_declare(struct iscsi_login *lg, uint8_t rsp_csg, struct iscsi_text *out)
+static void login_declare(struct iscsi_conn *c, uint8_t rsp_csg, struct iscsi_text *out)
 {
+	struct iscsi_login *lg = c->login;
 	char alias[256];
 
 	if (!lg->tpgt_sent && !lg->discovery) {
-		iscsi_text_add(out, "TargetPortalGroupTag", "1");
+		iscsi_text_add_u32(out, "TargetPortalGroupTag", c->tpgt);
 		iscsi_tgt_alias(lg->tgt, alias, sizeof(alias)); /* TargetAlias (§13.6) */
 		if (alias[0])
 			iscsi_text_add(out, "TargetAlias", alias);
@@ -480,7 +512,7 @@ static int login_exchange(struct iscsi_conn *c, uint8_t req_flags, struct iscsi_
 			return login_fail(c, ISCSI_LOGIN_AUTH_FAILED, "authentication required");
 		flags = lg->csg << 2;
 	}
-	login_declare(lg, lg->csg, out);
+	login_declare(c, lg->csg, out);
 	if (flags & ISCSI_LOGIN_TRANSIT)
 		lg->csg = ISCSI_LOGIN_NSG(flags);
 	if (out->overflow)
@@ -500,6 +532,10 @@ int iscsi_login_rx_end(struct iscsi_conn *c)
 
 	if (!lg)
 		return -ENOMEM;
+	/* a connection for a session of another reactor moves there first (MC/S) */
+	if (!lg->started && get_be16(h->tsih) && !c->handed_over &&
+	    !iscsi_conn_handover(c, get_be16(h->tsih), (const uint8_t *)lg->text))
+		return 0;
 	lg->itt = get_be32(h->itt);
 	if (!lg->overflow)
 		lg->text_len += c->rx.info.dsl;

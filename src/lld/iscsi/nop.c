@@ -35,7 +35,7 @@ static void nop_timer_fn(struct reactor_timer *t)
 	if (c->state != ISCSI_CONN_FFP || !c->nop_interval_s)
 		return;
 	if (c->nop_count && c->nop_missed >= c->nop_count) {
-		iscsi_conn_log(c, LOG_LVL_WARN, "no answer to %u NOP-In pings: closing",
+		iscsi_conn_log(c, LOG_LVL_WARN, "event=timeout timer=nop_in missed=%u action=drop",
 			       c->nop_missed);
 		iscsi_conn_close(c, "NOP-In timeout");
 		return;

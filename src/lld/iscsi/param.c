@@ -269,7 +269,7 @@ void iscsi_params_default(struct iscsi_params *p)
 	p->v[ISCSI_PARAM_ERL] = 0;
 	p->v[ISCSI_PARAM_TIME2WAIT] = 2;
 	p->v[ISCSI_PARAM_TIME2RETAIN] = 20;
-	p->v[ISCSI_PARAM_MAX_CONNECTIONS] = 1;
+	p->v[ISCSI_PARAM_MAX_CONNECTIONS] = CORE_NEXUS_MAX_CONN; /* MC/S: session.c */
 	p->v[ISCSI_PARAM_RDMA_EXTENSIONS] = 0;
 	p->v[ISCSI_PARAM_TARGET_RDSL] = ISCSI_DEF_MAX_RECV_DSL;
 	p->v[ISCSI_PARAM_INITIATOR_RDSL] = ISCSI_DEF_MAX_RECV_DSL;
@@ -279,6 +279,7 @@ void iscsi_params_default(struct iscsi_params *p)
 	p->v[ISCSI_PARAM_PROTOCOL_LEVEL] = 1;
 	p->v[ISCSI_PARAM_NOP_INTERVAL] = 0;
 	p->v[ISCSI_PARAM_NOP_COUNT] = 0;
+	p->v[ISCSI_PARAM_MAX_SESSIONS] = ISCSI_DEF_MAX_SESSIONS;
 }
 
 /* ---- negotiation ---- */
@@ -564,15 +565,15 @@ static const struct tparam tparams[] = {
 	/* only Yes is implemented (the result functions are OR, so it always wins) */
 	{ "DataPDUInOrder", ISCSI_PARAM_DATA_PDU_IN_ORDER, SHOW_BOOL, true, 1, 1 },
 	{ "DataSequenceInOrder", ISCSI_PARAM_DATA_SEQ_IN_ORDER, SHOW_BOOL, true, 1, 1 },
-	/* ERL 0 and one connection per session are all this target does */
-	{ "ErrorRecoveryLevel", ISCSI_PARAM_ERL, SHOW_NUM, true, 0, 0 },
+	/* default 0; 2 is connection recovery (MC/S, TASK REASSIGN: session.c, tmf.c) */
+	{ "ErrorRecoveryLevel", ISCSI_PARAM_ERL, SHOW_NUM, true, 0, 2 },
 	{ "IFMarker", ISCSI_PARAM_IFMARKER, SHOW_BOOL, true, 0, 0 },
 	{ "OFMarker", ISCSI_PARAM_OFMARKER, SHOW_BOOL, true, 0, 0 },
 	{ "DefaultTime2Wait", ISCSI_PARAM_TIME2WAIT, SHOW_NUM, true, 0, 3600 },
 	{ "DefaultTime2Retain", ISCSI_PARAM_TIME2RETAIN, SHOW_NUM, true, 0, 3600 },
 	{ "OFMarkInt", ISCSI_PARAM_OFMARKINT, SHOW_REJECT, false, 0, 0 },
 	{ "IFMarkInt", ISCSI_PARAM_IFMARKINT, SHOW_REJECT, false, 0, 0 },
-	{ "MaxConnections", ISCSI_PARAM_MAX_CONNECTIONS, SHOW_NUM, true, 1, 1 },
+	{ "MaxConnections", ISCSI_PARAM_MAX_CONNECTIONS, SHOW_NUM, true, 1, CORE_NEXUS_MAX_CONN },
 	{ "RDMAExtensions", ISCSI_PARAM_RDMA_EXTENSIONS, SHOW_BOOL, true, 0, 0 },
 	{ "TargetRecvDataSegmentLength", ISCSI_PARAM_TARGET_RDSL, SHOW_NUM, true, 512, 16777215 },
 	{ "InitiatorRecvDataSegmentLength", ISCSI_PARAM_INITIATOR_RDSL, SHOW_NUM, true,
@@ -580,6 +581,7 @@ static const struct tparam tparams[] = {
 	{ "MaxOutstandingUnexpectedPDUs", ISCSI_PARAM_MAX_OUTST_PDU, SHOW_NUM, true, 0, 0 },
 	{ "MaxXmitDataSegmentLength", ISCSI_PARAM_MAX_XMIT_DSL, SHOW_NUM, true, 512, 16777215 },
 	{ "MaxQueueCmd", ISCSI_PARAM_MAX_QUEUE_CMD, SHOW_NUM, true, 1, ISCSI_MAX_QUEUE_CMD },
+	{ "max_sessions", ISCSI_PARAM_MAX_SESSIONS, SHOW_NUM, true, 0, 65535 },
 };
 /* clang-format on */
 

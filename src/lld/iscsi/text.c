@@ -91,9 +91,10 @@ static void addr_set_port(struct sockaddr_storage *ss, uint16_t port)
 }
 
 /*
- * TargetAddress values: every portal, a wildcard one (0.0.0.0, ::) replaced by the address
- * this connection reached, portals of the other family left out when wildcard; duplicates
- * dropped. With no portal recorded, the connection's own address.
+ * TargetAddress values: every portal with its portal group tag (§13.9), a wildcard one
+ * (0.0.0.0, ::) replaced by the address this connection reached, portals of the other family
+ * left out when wildcard; duplicates dropped. With no portal recorded, the connection's own
+ * address in group 1.
  */
 static void text_addresses(struct iscsi_conn *c, struct iscsi_text *out)
 {
@@ -103,6 +104,7 @@ static void text_addresses(struct iscsi_conn *c, struct iscsi_text *out)
 
 	if (!nr) {
 		portals[0].addr = c->local;
+		portals[0].tpgt = 1;
 		nr = 1;
 	}
 	for (unsigned int i = 0; i < nr; i++) {
@@ -125,7 +127,7 @@ static void text_addresses(struct iscsi_conn *c, struct iscsi_text *out)
 		if (dup)
 			continue;
 		str_copy(seen[nseen++], buf, sizeof(seen[0]));
-		snprintf(val, sizeof(val), "%s,1", buf);
+		snprintf(val, sizeof(val), "%s,%u", buf, portals[i].tpgt);
 		iscsi_text_add(out, "TargetAddress", val);
 	}
 }

@@ -83,6 +83,83 @@ void iscsi_target_nop(struct core_target *tgt, unsigned int *interval, unsigned 
 	*count = tgt->tid == 1 ? 3 : 0;
 }
 
+unsigned int iscsi_portal_list(struct iscsi_lld *lld, struct iscsi_portal_info *out,
+			       unsigned int max)
+{
+	(void)lld;
+	(void)out;
+	(void)max;
+	return 0;
+}
+
+/* One logged-in connection (tid 1, TSIH 7, CID 0) and one stuck READ(10) on it. */
+static unsigned int fake_stuck_ms = 30000;
+
+void iscsi_lld_conn_foreach(struct iscsi_lld *lld, iscsi_conn_info_fn fn, void *arg)
+{
+	struct iscsi_conn_info ci = {
+		.ffp = true, .tid = 1, .tsih = 7, .cid = 0, .isid = "400001370000",
+		.target = "iqn.x:s", .initiator = "iqn.ini:a", .addr = "127.0.0.1:40000",
+		.st = { .pdus_in = 10, .pdus_out = 12, .bytes_in = 480, .bytes_out = 4672,
+			.cmds = 4, .digest_errors = 1, .r2ts = 2, .lat_sum_us = 400,
+			.lat_hist = { [3] = 4 } },
+	};
+
+	(void)lld;
+	fn(&ci, arg);
+}
+
+int iscsi_lld_inflight(struct iscsi_lld *lld, iscsi_inflight_fn fn, void *arg, bool *truncated)
+{
+	struct iscsi_inflight f = {
+		.tid = 1, .tsih = 7, .cid = 0, .initiator = "iqn.ini:a", .addr = "127.0.0.1:40000",
+		.itt = 0x10, .lun = 1, .cdb = { 0x28, 0, 0, 0, 0, 8, 0, 0, 1, 0 }, .cdb_len = 10,
+		.age_ms = 3000, .state = "in backing store", .bs_op = "read", .bs_offset = 4096,
+		.bs_length = 512, .edtl = 512, .stuck = true,
+	};
+
+	(void)lld;
+	*truncated = false;
+	fn(&f, arg);
+	return 0;
+}
+
+void iscsi_lld_stuck_set(struct iscsi_lld *lld, unsigned int ms)
+{
+	(void)lld;
+	fake_stuck_ms = ms;
+}
+
+unsigned int iscsi_lld_stuck_get(struct iscsi_lld *lld)
+{
+	(void)lld;
+	return fake_stuck_ms;
+}
+
+uint64_t iscsi_lld_stuck_total(struct iscsi_lld *lld)
+{
+	(void)lld;
+	return 1;
+}
+
+/* srv.lld is a token here: driver-wide names (limits.c, isns.c) are unknown to the fake */
+int iscsi_lld_limit_set(struct iscsi_lld *lld, const char *name, const char *value)
+{
+	(void)lld;
+	(void)name;
+	(void)value;
+	return -ENOENT;
+}
+
+void iscsi_lld_isns_foreach(struct iscsi_lld *lld, iscsi_param_fn fn, void *arg)
+{
+	(void)lld;
+	fn("iSNS", "Off", arg);
+	fn("iSNSServerIP", "", arg);
+	fn("iSNSServerPort", "3205", arg);
+	fn("iSNSAccessControl", "Off", arg);
+}
+
 struct close_call fake_closed;
 
 static void fake_close(struct core_nexus *n, uint32_t cid, bool all)

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -230,12 +231,112 @@ static void test_stat_handlers(void **state)
 	json_decref(r);
 }
 
+/* Per-connection counters (the driver's snapshot API, faked) in conn stat. */
+static void test_stat_conn_counters(void **state)
+{
+	struct fixture *f = *state;
+	json_t *r;
+	json_t *c;
+	json_t *st;
+
+	r = call(f, "{\"mode\":\"conn\",\"op\":\"stat\"}");
+	assert_int_equal(err_of(r), MGMT_OK);
+	c = json_array_get(json_object_get(json_object_get(r, "data"), "connections"), 0);
+	assert_non_null(c);
+	assert_int_equal(json_integer_value(json_object_get(c, "sid")), 7);
+	assert_string_equal(json_string_value(json_object_get(c, "isid")), "400001370000");
+	st = json_object_get(c, "stats");
+	assert_int_equal(json_integer_value(json_object_get(st, "pdus_in")), 10);
+	assert_int_equal(json_integer_value(json_object_get(st, "bytes_out")), 4672);
+	assert_int_equal(json_integer_value(json_object_get(st, "digest_errors")), 1);
+	assert_int_equal(json_integer_value(json_object_get(st, "r2ts")), 2);
+	assert_int_equal(json_integer_value(json_object_get(st, "latency_sum_us")), 400);
+	assert_int_equal(json_integer_value(json_array_get(
+				 json_object_get(st, "latency_hist_us_log2_from_16"), 3)), 4);
+	json_decref(r);
+	/* a filter that matches nothing gives an empty list */
+	r = call(f, "{\"mode\":\"conn\",\"op\":\"stat\",\"sid\":8}");
+	assert_int_equal(err_of(r), MGMT_OK);
+	assert_int_equal(json_array_size(json_object_get(json_object_get(r, "data"),
+							 "connections")), 0);
+	json_decref(r);
+}
+
+/* --mode conn --op show --name inflight, and the stuck_io_ms system parameter. */
+static void test_inflight_and_stuck_limit(void **state)
+{
+	struct fixture *f = *state;
+	json_t *r;
+	json_t *c;
+
+	r = call(f, "{\"mode\":\"conn\",\"op\":\"show\",\"name\":\"inflight\"}");
+	assert_int_equal(err_of(r), MGMT_OK);
+	c = json_array_get(json_object_get(json_object_get(r, "data"), "inflight"), 0);
+	assert_non_null(c);
+	assert_string_equal(json_string_value(json_object_get(c, "cdb")), "28000000000800000100");
+	assert_string_equal(json_string_value(json_object_get(c, "itt")), "0x00000010");
+	assert_string_equal(json_string_value(json_object_get(c, "bs_op")), "read");
+	assert_int_equal(json_integer_value(json_object_get(c, "age_ms")), 3000);
+	assert_true(json_is_true(json_object_get(c, "stuck")));
+	json_decref(r);
+	r = call(f, "{\"mode\":\"conn\",\"op\":\"show\",\"name\":\"bogus\"}");
+	assert_int_equal(err_of(r), MGMT_ERR_INVALID_REQUEST);
+	json_decref(r);
+	r = call(f, "{\"mode\":\"sys\",\"op\":\"update\",\"name\":\"stuck_io_ms\","
+		    "\"value\":\"500\"}");
+	assert_int_equal(err_of(r), MGMT_OK);
+	json_decref(r);
+	r = call(f, "{\"mode\":\"conn\",\"op\":\"show\",\"name\":\"inflight\"}");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "data"),
+							    "stuck_io_ms")), 500);
+	json_decref(r);
+	r = call(f, "{\"mode\":\"sys\",\"op\":\"update\",\"name\":\"stuck_io_ms\","
+		    "\"value\":\"-1\"}");
+	assert_int_equal(err_of(r), MGMT_ERR_INVALID_REQUEST);
+	json_decref(r);
+}
+
+/* saveconfig: needs a file (none given and no --config), writes it atomically, mode 0600. */
+static void test_saveconfig(void **state)
+{
+	struct fixture *f = *state;
+	char dir[] = "/tmp/utgt-save-XXXXXX";
+	char req[256];
+	char path[128];
+	struct stat st;
+	json_t *r;
+
+	r = call(f, "{\"mode\":\"sys\",\"op\":\"saveconfig\"}");
+	assert_int_equal(err_of(r), MGMT_ERR_INVALID_REQUEST);
+	json_decref(r);
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/t.conf", dir);
+	snprintf(req, sizeof(req), "{\"mode\":\"sys\",\"op\":\"saveconfig\",\"config\":\"%s\"}",
+		 path);
+	r = call(f, "{\"mode\":\"target\",\"op\":\"new\",\"tid\":3,\"targetname\":\"iqn.x:save\"}");
+	json_decref(r);
+	r = call(f, req);
+	assert_int_equal(err_of(r), MGMT_OK);
+	json_decref(r);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	unlink(path);
+	rmdir(dir);
+	/* relative paths are refused */
+	r = call(f, "{\"mode\":\"sys\",\"op\":\"saveconfig\",\"config\":\"rel.conf\"}");
+	assert_int_equal(err_of(r), MGMT_ERR_INVALID_REQUEST);
+	json_decref(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_parse_errors_change_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apply_dry_run_reconcile_dump, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stat_handlers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stat_conn_counters, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inflight_and_stuck_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_saveconfig, setup, teardown),
 	};
 
 	log_setup("test_mgmt_config", true, LOG_LVL_ERR);

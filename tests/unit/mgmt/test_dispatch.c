@@ -50,6 +50,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	core_root_free(f->srv.root);
+	json_decref(f->srv.lu_updates); /* --params kept for saveconfig (mgmt_server_free) */
 	free(f);
 	return 0;
 }
@@ -126,7 +127,8 @@ static void test_unsupported_combinations(void **state)
 		   "{\"mode\":\"lu\",\"op\":\"bind\",\"tid\":1}");
 	expect_err(f, MGMT_ERR_UNSUPPORTED_OPERATION,
 		   "{\"mode\":\"account\",\"op\":\"update\",\"user\":\"u\"}");
-	expect_err(f, MGMT_ERR_UNSUPPORTED_OPERATION, "{\"mode\":\"portal\",\"op\":\"show\"}");
+	expect_err(f, MGMT_ERR_UNSUPPORTED_OPERATION,
+		   "{\"mode\":\"portal\",\"op\":\"new\",\"params\":\"portal=1.2.3.4:5\"}");
 	/* stat is implemented (stats.c): without a tid there is no target to report */
 	expect_err(f, MGMT_ERR_NO_TARGET, "{\"mode\":\"target\",\"op\":\"stat\"}");
 	expect_err(f, MGMT_ERR_INVALID_REQUEST, "{\"mode\":\"target\",\"op\":\"start\"}");
@@ -251,7 +253,8 @@ static void test_target_show_params(void **state)
 	assert_int_equal(rsp_err(r), 0);
 	s = json_dumps(json_object_get(r, "data"), JSON_COMPACT);
 	assert_string_equal(s, "{\"params\":{\"nop_interval\":\"5\",\"nop_count\":\"3\","
-			       "\"MaxRecvDataSegmentLength\":\"8192\",\"HeaderDigest\":\"None\"}}");
+			       "\"MaxRecvDataSegmentLength\":\"8192\",\"HeaderDigest\":\"None\","
+			       "\"alua.type\":\"both\"}}");
 	free(s);
 	json_decref(r);
 	expect_err(f, MGMT_ERR_NO_TARGET, "{\"mode\":\"target\",\"op\":\"show\",\"tid\":9}");
@@ -468,7 +471,7 @@ static void test_sessions_and_connections(void **state)
 	r = call(f, "{\"mode\":\"session\",\"op\":\"show\",\"tid\":1,\"sid\":3}");
 	s = json_dumps(json_object_get(r, "data"), JSON_COMPACT);
 	assert_string_equal(s, "{\"sessions\":[{\"sid\":3,\"initiator\":"
-			       "\"iqn.1994-05.com.example:host\",\"alias\":\"none\","
+			       "\"iqn.1994-05.com.example:host\",\"alias\":\"none\",\"tpgt\":0,"
 			       "\"connections\":[{\"cid\":0,\"address\":\"127.0.0.1\"},"
 			       "{\"cid\":1,\"address\":\"::1\"}]}]}");
 	free(s);

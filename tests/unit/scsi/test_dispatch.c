@@ -125,7 +125,7 @@ static void test_short_cdb_and_unknown_service_action(void **state)
 	fx_run(fx, 1, c, 6, 512, 0);         /* READ(10) in a 6-byte CDB */
 	fx_assert_sense(fx, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
 	c[0] = 0xa3;
-	c[1] = 0x0a;                         /* REPORT TARGET PORT GROUPS: not supported */
+	c[1] = 0x0b;                         /* REPORT ALIASES: not supported */
 	fx_run(fx, 1, c, 12, 512, 0);
 	fx_assert_field(fx, 1, 4);
 }

@@ -65,7 +65,7 @@ static void test_inquiry_invalid_fields(void **state)
 static void test_vpd_supported_pages_sorted(void **state)
 {
 	struct fx *fx = *state;
-	static const uint8_t want[] = { 0x00, 0x80, 0x83, 0xb0, 0xb1, 0xb2 };
+	static const uint8_t want[] = { 0x00, 0x80, 0x83, 0x8f, 0xb0, 0xb1, 0xb2 };
 	uint8_t c[16];
 
 	cdb_inquiry(c, true, 0x00, 255);
@@ -267,7 +267,9 @@ static void test_report_opcodes_all(void **state)
 	assert_int_equal(get_be16(&e[6]), 16);
 	assert_non_null(rsoc_find(fx->buf, len, 0xa3, 0x0c));
 	assert_non_null(rsoc_find(fx->buf, len, 0x89, 0)); /* COMPARE AND WRITE */
-	assert_null(rsoc_find(fx->buf, len, 0x83, 0));     /* no EXTENDED COPY */
+	assert_non_null(rsoc_find(fx->buf, len, 0x83, 0)); /* EXTENDED COPY(LID1) */
+	assert_non_null(rsoc_find(fx->buf, len, 0x84, 0x03)); /* RECEIVE COPY OP PARAMS */
+	assert_null(rsoc_find(fx->buf, len, 0x83, 0x01));  /* no EXTENDED COPY(LID4) */
 	/* RCTD: every descriptor carries a 12-byte timeouts descriptor */
 	cdb_rsoc(c, 0x80, 0, 0, 8192);
 	fx_run(fx, 1, c, 12, 8192, 0);
@@ -311,11 +313,22 @@ static void test_report_opcodes_one(void **state)
 	cdb_rsoc(c, 2, 0x28, 0, 512);                     /* opcode has none */
 	fx_run(fx, 1, c, 12, 512, 0);
 	fx_assert_field(fx, 2, 2);
-	cdb_rsoc(c, 1, 0x83, 0, 512);                     /* unsupported */
+	cdb_rsoc(c, 1, 0x3b, 0, 512);                     /* unsupported (WRITE BUFFER) */
 	fx_run(fx, 1, c, 12, 512, 0);
 	fx_assert_good(fx);
 	assert_int_equal(d[1], 0x01);
 	assert_int_equal(get_be16(&d[2]), 0);
+	cdb_rsoc(c, 2, 0x83, 0x00, 512);                  /* EXTENDED COPY(LID1) */
+	fx_run(fx, 1, c, 12, 512, 0);
+	fx_assert_good(fx);
+	assert_int_equal(d[1], 0x03);
+	assert_int_equal(get_be16(&d[2]), 16);
+	assert_int_equal(d[4], 0x83);
+	assert_int_equal(get_be32(&d[4 + 10]), 0xffffffff); /* PARAMETER LIST LENGTH */
+	cdb_rsoc(c, 2, 0x83, 0x01, 512);                  /* LID4: not supported */
+	fx_run(fx, 1, c, 12, 512, 0);
+	fx_assert_good(fx);
+	assert_int_equal(d[1], 0x01);
 	cdb_rsoc(c, 5, 0, 0, 512);
 	fx_run(fx, 1, c, 12, 512, 0);
 	fx_assert_field(fx, 2, 2);

@@ -205,6 +205,28 @@ static void test_sys_show_layout(void **state)
 		      "    controller\n");
 }
 
+/* the iSNS settings print as tgt's block, which tgt-admin greps for "iSNS=On" */
+static void test_sys_show_isns_block(void **state)
+{
+	(void)state;
+	expect_render(MGMT_MODE_SYSTEM, false,
+		      "{\"system\":{\"state\":\"ready\",\"debug\":\"off\"},\"llds\":[],"
+		      "\"backing_stores\":[],\"device_types\":[],\"isns\":{\"iSNS\":\"On\","
+		      "\"iSNSServerIP\":\"::1\",\"iSNSServerPort\":\"3205\","
+		      "\"iSNSAccessControl\":\"Off\"}}",
+		      "System:\n"
+		      "    State: ready\n"
+		      "    debug: off\n"
+		      "LLDs:\n"
+		      "Backing stores:\n"
+		      "Device types:\n"
+		      "iSNS:\n"
+		      "    iSNS=On\n"
+		      "    iSNSServerIP=::1\n"
+		      "    iSNSServerPort=3205\n"
+		      "    iSNSAccessControl=Off\n");
+}
+
 static void test_conn_show_layout(void **state)
 {
 	(void)state;
@@ -317,6 +339,7 @@ int main(void)
 		cmocka_unit_test(test_lu_show_prints_target_line_and_luns),
 		cmocka_unit_test(test_target_params_are_key_value_lines),
 		cmocka_unit_test(test_sys_show_layout),
+		cmocka_unit_test(test_sys_show_isns_block),
 		cmocka_unit_test(test_conn_show_layout),
 		cmocka_unit_test(test_session_show_layout),
 		cmocka_unit_test(test_lld_and_account_show),
