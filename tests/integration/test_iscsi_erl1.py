@@ -247,7 +247,7 @@ def test_hostile_status_snack_rejected(target, beg_off, run, exp_off):
 
 @pytest.mark.parametrize("erl,typ", [(0, 1), (0, 0), (1, 0), (1, 2), (1, 3), (1, 9)])
 def test_snack_not_served_rejected(target, erl, typ):
-    """SNACK at ERL 0, and the kinds not implemented (Data/R2T, DataACK, R-Data): Reject."""
+    """SNACK at ERL 0, and at ERL 1 Data/R2T, DataACK, R-Data naming no kept task: Reject."""
     ini = login(target, erl)
     sn = raw_response(ini, bytes(6)).u32(24)
     snack(ini, typ, 0 if typ != 1 else sn, 1, sn, itt=ini.itt - 1)
@@ -302,4 +302,163 @@ def test_r2t_snack_after_data_arrived_rejected(target):
         off, sn = off + 8192, sn + 1
     assert expect(ini, OP_SCSI_RSP).bhs[3] == 0
     assert read_back(ini, 950, 64) == data
+    ini.close()
+
+
+# ---- Data-In kept after the status (ERL >= 1): Data SNACK, R-Data SNACK, DataACK ----
+OP_DATA_IN, OP_TEXT_RSP = 0x25, 0x24
+DIN_ACK, DIN_STATUS = 0x40, 0x01
+SNACK_DATA, SNACK_ACK, SNACK_RDATA = 0, 2, 3
+
+
+def read_pdus(ini, lba, blocks):
+    """A READ(10) whose Data-In PDUs are all returned; ExpStatSN stays below its status."""
+    exp = ini.expstatsn
+    itt = ini.next_itt()
+    bhs = bytearray(48)
+    bhs[0] = 0x01
+    bhs[1] = 0x80 | 0x40 | 1
+    bhs[8:16] = struct.pack(">Q", 1 << 48)
+    bhs[16:20] = struct.pack(">I", itt)
+    bhs[20:24] = struct.pack(">I", blocks * 512)
+    bhs[24:28] = struct.pack(">I", ini.cmdsn)
+    bhs[28:32] = struct.pack(">I", exp)
+    bhs[32:42] = rw_cdb(READ10, lba, blocks)
+    ini.cmdsn = (ini.cmdsn + 1) & 0xFFFFFFFF
+    ini.send_pdu(bytes(bhs))
+    pdus = []
+    while not pdus or not pdus[-1].flags & DIN_STATUS:
+        pdus.append(expect(ini, OP_DATA_IN))
+        assert pdus[-1].itt == itt
+    ini.expstatsn = exp  # the initiator "lost" a PDU: it does not acknowledge the status yet
+    return itt, pdus
+
+
+def same_pdu(a, b):
+    """Identical but for ExpCmdSN/MaxCmdSN (they follow the session), and StatSN without S."""
+    stat = a.flags & DIN_STATUS
+    assert a.bhs[:24] == b.bhs[:24] and a.bhs[36:] == b.bhs[36:], (a.bhs.hex(), b.bhs.hex())
+    return a.data == b.data and (not stat or a.u32(24) == b.u32(24))
+
+
+def write_pattern(ini, lba, data):
+    r = ini.scsi(rw_cdb(WRITE10, lba, len(data) // 512), lun=1, data_out=data)
+    assert r.status == 0
+
+
+def test_data_snack_resends_lost_datain(target):
+    ini = login(target, 1)
+    write_pattern(ini, 100, pattern(65536, 3))
+    itt, pdus = read_pdus(ini, 100, 128)
+    assert len(pdus) == 8 and b"".join(p.data for p in pdus) == pattern(65536, 3)
+    sn = pdus[-1].u32(24)
+    snack(ini, SNACK_DATA, 2, 3, sn, itt=itt)  # DataSN 2..4
+    for want in pdus[2:5]:
+        assert same_pdu(expect(ini, OP_DATA_IN), want)
+    snack(ini, SNACK_DATA, 6, 0, sn, itt=itt)  # RunLength 0: to the end, status again
+    for want in pdus[6:]:
+        got = expect(ini, OP_DATA_IN)
+        assert same_pdu(got, want)
+    assert got.flags & DIN_STATUS and got.u32(24) == sn
+    ini.expstatsn = sn + 1  # the status is acknowledged: the Data-In are freed
+    assert raw_response(ini, bytes(6)).bhs[3] == 0
+    snack(ini, SNACK_DATA, 0, 1, sn + 1, itt=itt)
+    assert expect(ini, OP_REJECT).bhs[2] == REJECT_PROTOCOL
+    ini.close()
+
+
+@pytest.mark.parametrize("erl", [0, 1])
+def test_a_bit_every_max_burst(target, erl):
+    ini = login(target, erl)
+    itt, pdus = read_pdus(ini, 0, 1024)  # 512 KiB: two MaxBurstLength (256 KiB) sequences
+    acked = [i for i, p in enumerate(pdus) if p.flags & DIN_ACK]
+    if erl:
+        assert acked == [31, 63]
+        assert all(pdus[i].u32(20) not in (0xFFFFFFFF, 0) for i in acked)
+        ini.expstatsn = pdus[-1].u32(24) + 1
+    else:
+        assert acked == [] and all(p.u32(20) == 0xFFFFFFFF for p in pdus)
+    assert raw_response(ini, bytes(6)).bhs[3] == 0
+    ini.close()
+
+
+def test_data_ack_frees(target):
+    ini = login(target, 1)
+    itt, pdus = read_pdus(ini, 0, 1024)
+    sn, ttt = pdus[-1].u32(24), pdus[31].u32(20)
+    snack(ini, SNACK_ACK, 32, 0, sn, ttt=ttt)  # the first burst is acknowledged
+    snack(ini, SNACK_DATA, 31, 1, sn, itt=itt)
+    assert expect(ini, OP_REJECT).bhs[2] == REJECT_PROTOCOL
+    snack(ini, SNACK_DATA, 32, 1, sn, itt=itt)
+    assert same_pdu(expect(ini, OP_DATA_IN), pdus[32])
+    snack(ini, SNACK_ACK, 64, 0, sn, ttt=pdus[63].u32(20))  # all of it: the task is freed
+    snack(ini, SNACK_DATA, 63, 1, sn, itt=itt)
+    assert expect(ini, OP_REJECT).bhs[2] == REJECT_PROTOCOL
+    snack(ini, SNACK_ACK, 64, 0, sn, ttt=ttt)  # the TTT is gone
+    assert expect(ini, OP_REJECT).bhs[2] == REJECT_PROTOCOL
+    assert raw_response(ini, bytes(6)).bhs[3] == 0
+    ini.close()
+
+
+def test_rdata_snack_after_mrdsl_change(target):
+    ini = login(target, 1)
+    write_pattern(ini, 300, pattern(65536, 9))
+    itt, pdus = read_pdus(ini, 300, 128)
+    assert len(pdus) == 8
+    sn = pdus[-1].u32(24)
+    ini.text([("MaxRecvDataSegmentLength", "4096")])  # declared again, smaller (§13.12)
+    ini.expstatsn = sn
+    snack(ini, SNACK_RDATA, 0, 0, sn, itt=itt, ttt=0x1234)  # bytes 20-23: the SNACK Tag
+    got = [expect(ini, OP_DATA_IN) for _ in range(16)]
+    assert [(p.u32(36), p.u32(40), len(p.data)) for p in got] == \
+        [(i, i * 4096, 4096) for i in range(16)]
+    assert not any(p.flags & DIN_STATUS for p in got) and got[-1].flags & DIN_ACK
+    assert b"".join(p.data for p in got) == pattern(65536, 9)
+    rsp = expect(ini, OP_SCSI_RSP)
+    assert (rsp.itt, rsp.bhs[3], rsp.u32(20), rsp.u32(24), rsp.u32(36)) == \
+        (itt, 0, 0x1234, sn, 16)
+    snack(ini, SNACK_DATA, 1, 1, sn, itt=itt)  # the new cut from now on
+    p = expect(ini, OP_DATA_IN)
+    assert (p.u32(36), p.u32(40), p.data) == (1, 4096, got[1].data)
+    ini.close()
+
+
+@pytest.mark.parametrize("typ,beg,run,which", [
+    (SNACK_DATA, 0, 1, "bad-itt"),       # unknown ITT
+    (SNACK_DATA, 8, 1, "itt"),           # DataSN never sent
+    (SNACK_DATA, 7, 2, "itt"),           # past the end
+    (SNACK_DATA, 1, 0xFFFFFFFF, "itt"),  # overflow
+    (SNACK_ACK, 9, 0, "ttt"),            # acknowledges what was not sent
+    (SNACK_ACK, 8, 0, "bad-ttt"),        # unknown TTT
+    (SNACK_ACK, 8, 5, "ttt"),            # RunLength must be 0
+    (SNACK_RDATA, 2, 0, "itt"),          # BegRun must be 0
+    (SNACK_RDATA, 0, 0, "bad-itt"),
+])
+def test_hostile_data_snack_rejected(target, typ, beg, run, which):
+    ini = login(target, 1)
+    itt, pdus = read_pdus(ini, 0, 128)
+    sn = pdus[-1].u32(24)
+    kw = {"bad-itt": {"itt": itt + 77}, "itt": {"itt": itt},
+          "ttt": {"ttt": pdus[-1].u32(20)}, "bad-ttt": {"ttt": 0x7FFF7FFF}}[which]
+    snack(ini, typ, beg, run, sn, **kw)
+    assert expect(ini, OP_REJECT).bhs[2] == REJECT_PROTOCOL
+    snack(ini, SNACK_DATA, 7, 1, sn, itt=itt)  # still kept and served
+    assert same_pdu(expect(ini, OP_DATA_IN), pdus[7])
+    ini.expstatsn = sn + 1
+    assert raw_response(ini, bytes(6)).bhs[3] == 0
+    ini.close()
+
+
+def test_parked_reads_bounded(target):
+    """More unacknowledged reads than kept (16): the oldest go, a SNACK for them is Rejected."""
+    ini = login(target, 1)
+    reads = [read_pdus(ini, i * 8, 8) for i in range(20)]
+    first_itt, first = reads[0]
+    last_itt, last = reads[-1]
+    snack(ini, SNACK_DATA, 0, 1, first[-1].u32(24), itt=first_itt)
+    assert expect(ini, OP_REJECT).bhs[2] == REJECT_PROTOCOL
+    snack(ini, SNACK_DATA, 0, 1, first[-1].u32(24), itt=last_itt)
+    assert same_pdu(expect(ini, OP_DATA_IN), last[0])
+    ini.expstatsn = last[-1].u32(24) + 1
+    assert raw_response(ini, bytes(6)).bhs[3] == 0
     ini.close()

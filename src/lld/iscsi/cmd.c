@@ -57,7 +57,7 @@ struct iscsi_task *iscsi_task_get(struct iscsi_conn *c)
 {
 	struct iscsi_task *t;
 
-	if (list_empty(&c->free_tasks))
+	if (list_empty(&c->free_tasks) && !iscsi_recovery_reclaim(c))
 		return NULL;
 	t = list_first_entry(&c->free_tasks, struct iscsi_task, entry);
 	list_del(&t->entry);
@@ -80,7 +80,8 @@ struct iscsi_task *iscsi_task_get(struct iscsi_conn *c)
 	t->fail_key = 0;
 	t->din_total = t->din_next = t->din_sn = t->din_burst = 0;
 	t->outs_busy = 0;
-	t->stuck = false;
+	t->stuck = t->parked = false;
+	t->din_seg = t->din_acked = 0;
 	t->rx_ns = time_now_ns();
 	list_add_tail(&t->entry, &c->tasks);
 	return t;
@@ -105,6 +106,8 @@ void iscsi_task_release(struct iscsi_task *t)
 		t->zombie = true; /* the last PDU on the send queue releases it */
 		return;
 	}
+	if (t->parked)
+		iscsi_recovery_unpark(t);
 	list_del(&t->hash);
 	list_del(&t->entry);
 	iscsi_task_uncount(t);
@@ -130,7 +133,7 @@ struct iscsi_task *iscsi_task_find_itt(struct iscsi_conn *c, uint32_t itt)
 	struct iscsi_task *t;
 
 	list_for_each_entry(t, &c->itt_hash[itt % ISCSI_ITT_BUCKETS], hash) {
-		if (t->itt == itt && t->kind == ISCSI_TASK_SCSI)
+		if (t->itt == itt && t->kind == ISCSI_TASK_SCSI && !t->parked)
 			return t;
 	}
 	return NULL;
@@ -602,6 +605,7 @@ static void rsp_send(struct iscsi_task *t)
 		       t->itt);
 	h->status = cmd->status;
 	iscsi_conn_fill_sn(c, o->hdr, true);
+	t->status_sn = c->stat_sn - 1;
 	put_be32(h->exp_data_sn, cmd->dir == SCSI_DIR_WRITE ? t->r2t_sn : t->din_sn);
 	put_be32(h->residual, residual);
 	o->data = dsl ? t->sense_seg : NULL;
@@ -629,7 +633,15 @@ static void datain_build(struct iscsi_task *t, struct iscsi_out *o)
 		flags |= ISCSI_FLAG_FINAL;
 	iscsi_bhs_init((struct iscsi_bhs *)h, ISCSI_OP_DATA_IN, 0, len, t->itt);
 	iscsi_lun_encode(h->lun, t->cmd.lun);
-	put_be32(h->ttt, ISCSI_RSVD_TAG);
+	/* §11.7.2: at ERL > 0, ask for a DataACK once every MaxBurstLength (TTT names it) */
+	if (burst_end && c->sess->p.v[ISCSI_PARAM_ERL]) {
+		flags |= ISCSI_DIN_ACK;
+		put_be32(h->ttt, t->ttt);
+	} else {
+		put_be32(h->ttt, ISCSI_RSVD_TAG);
+	}
+	if (!t->din_next)
+		t->din_seg = c->max_xmit_dsl;
 	if (last) {
 		uint32_t residual;
 		uint8_t rflags;
@@ -642,6 +654,8 @@ static void datain_build(struct iscsi_task *t, struct iscsi_out *o)
 	}
 	h->flags = flags;
 	iscsi_conn_fill_sn(c, o->hdr, last);
+	if (last)
+		t->status_sn = c->stat_sn - 1;
 	put_be32(h->data_sn, t->din_sn++);
 	put_be32(h->offset, t->din_next);
 	o->data = t->cmd.buf + t->din_next;
@@ -698,6 +712,10 @@ static void task_out_sent(struct iscsi_conn *c, struct iscsi_out *o)
 			iscsi_task_release(t);
 		return;
 	}
+	if (t->parked) {
+		iscsi_recovery_sent(t); /* a Data-In resent for a SNACK left */
+		return;
+	}
 	if (t->state == ISCSI_TASK_DATA) {
 		/* an R2T left; a finished sequence may have asked for the next one meanwhile */
 		iscsi_task_progress(t);
@@ -709,7 +727,7 @@ static void task_out_sent(struct iscsi_conn *c, struct iscsi_out *o)
 		datain_fill(t);
 		return;
 	}
-	if (!t->outs_busy && t->rsp_queued)
+	if (!t->outs_busy && t->rsp_queued && !iscsi_recovery_park(t))
 		iscsi_task_release(t);
 }
 

@@ -501,6 +501,7 @@ static int conn_create(struct iscsi_rstate *rs, int fd, struct iscsi_conn **out)
 	list_init(&c->txq);
 	list_init(&c->free_tasks);
 	list_init(&c->tasks);
+	list_init(&c->parked);
 	list_init(&c->free_ctl);
 	for (unsigned int i = 0; i < ISCSI_ITT_BUCKETS; i++)
 		list_init(&c->itt_hash[i]);
@@ -630,6 +631,7 @@ static void conn_tasks_drop(struct iscsi_conn *c)
 {
 	struct iscsi_task *t, *tmp;
 
+	iscsi_recovery_drop_all(c); /* answered reads kept for Data SNACK */
 	if (c->retained)
 		return; /* ERL 2: kept for TASK REASSIGN until Time2Retain (session.c) */
 	list_for_each_entry_safe(t, tmp, &c->tasks, entry) {

@@ -775,6 +775,14 @@ struct iscsi_task {
 	bool zombie;                     /* released while PDUs were queued */
 	bool rsp_queued;                 /* the status-carrying PDU is built */
 	bool stuck;                      /* the watchdog logged it */
+	bool parked;                     /* ERL >= 1: answered, Data-In kept (conn->parked) */
+	uint32_t status_sn;              /* StatSN of its status (read at ERL >= 1) */
+	uint32_t din_seg;                /* MaxRecvDSL its Data-In were cut with */
+	uint32_t din_acked;              /* DataSN below which a DataACK acknowledged */
+	uint32_t rs_next, rs_end, rs_sn; /* Data-In being resent (SNACK): offsets, DataSN */
+	uint32_t rs_burst;
+	uint32_t rs_tag;                 /* R-Data SNACK Tag: a SCSI Response ends the resend */
+	bool rs_rdata;
 	uint64_t rx_ns;                  /* when it arrived (age, per-connection latency) */
 	struct iscsi_out outs[ISCSI_TASK_OUTS];
 	uint8_t sense_seg[2 + SCSI_SENSE_MAX + 2];
@@ -952,6 +960,9 @@ struct iscsi_conn {
 	uint32_t stat_sn;                /* next StatSN */
 	uint32_t exp_stat_sn;
 	struct iscsi_rtx *rtx;           /* ERL >= 1: responses kept for Status SNACK */
+	struct list_head parked;         /* ERL >= 1: answered reads kept for Data SNACK */
+	unsigned int nr_parked;
+	size_t parked_bytes;
 	bool hdigest;
 	bool ddigest;
 	uint32_t max_recv_dsl;           /* ours */
@@ -1211,6 +1222,13 @@ void iscsi_recovery_conn_start(struct iscsi_conn *c);
 void iscsi_recovery_conn_free(struct iscsi_conn *c);
 void iscsi_recovery_keep(struct iscsi_conn *c, const struct iscsi_out *o);
 int iscsi_recovery_snack(struct iscsi_conn *c, const uint8_t *bhs);
+/* Data-In kept after the status (ERL >= 1): park, acknowledge, resend, drop. */
+bool iscsi_recovery_park(struct iscsi_task *t);
+void iscsi_recovery_unpark(struct iscsi_task *t);
+void iscsi_recovery_exp_stat_sn(struct iscsi_conn *c, uint32_t exp_stat_sn);
+bool iscsi_recovery_reclaim(struct iscsi_conn *c);
+void iscsi_recovery_drop_all(struct iscsi_conn *c);
+void iscsi_recovery_sent(struct iscsi_task *t);
 /* Its CmdSN turn came (or immediate): start data transfer or execute. */
 void iscsi_task_deliver(struct iscsi_task *t);
 /* Aborts t (TMF, LU reset, logout): now if not in the core, else at its completion. */

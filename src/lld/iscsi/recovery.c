@@ -4,8 +4,9 @@
  * fails is rejected and discarded, the rest of its sequence is dropped, and once the sequence
  * ends (F bit or its last byte) a recovery R2T asks again for everything from the first
  * missing byte. Below ERL 1 the caller fails the task instead (CRC error sense).
- * SNACK (§11.16): Status SNACK from a ring of the last responses (kept at ERL >= 1 only) and
- * R2T SNACK for the outstanding R2T; Data SNACK of reads, DataACK and R-Data are rejected.
+ * SNACK (§11.16): Status SNACK from a ring of the last responses (kept at ERL >= 1 only),
+ * R2T SNACK for the outstanding R2T, and for reads (ERL >= 1) Data SNACK, R-Data SNACK and
+ * DataACK on answered reads "parked" with their buffer until ExpStatSN or a DataACK frees them.
  */
 #include "lld/iscsi/iscsi_int.h"
 
@@ -206,9 +207,308 @@ static int recovery_r2t_snack(struct iscsi_conn *c, const uint8_t *bhs)
 	return 0;
 }
 
+/* ---- Data-In kept after the status (ERL >= 1): Data SNACK, R-Data SNACK, DataACK ---- */
+
 /*
- * A SNACK (§11.16). Below ERL 1, and for the kinds not implemented yet (Data SNACK of a read,
- * DataACK, R-Data), it is rejected; so is a SNACK for something not kept or never sent.
+ * Bound on what is kept per connection: beyond it (or when a new command finds the task
+ * pool empty) the oldest parked read is dropped, and a later SNACK for it is rejected.
+ */
+#define PARK_TASKS_MAX 16u
+#define PARK_BYTES_MAX (16u << 20)
+
+/* Releases the oldest parked task not resending. Returns false when none could go. */
+static bool recovery_drop_oldest(struct iscsi_conn *c)
+{
+	struct iscsi_task *t;
+
+	list_for_each_entry(t, &c->parked, entry) {
+		if (!t->outs_busy) {
+			conn_dbg(c, "ITT 0x%x: Data-In no longer kept (bound)", t->itt);
+			iscsi_task_release(t);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The last PDU of an answered read left: keep it for Data SNACK (true) or not (false). */
+bool iscsi_recovery_park(struct iscsi_task *t)
+{
+	struct iscsi_conn *c = t->conn;
+
+	if (!c->rtx || !t->din_total || !t->din_seg || t->aborted || t->zombie || t->tmf ||
+	    t->reassign || t->kind != ISCSI_TASK_SCSI || c->state == ISCSI_CONN_CLOSED ||
+	    t->din_acked == t->din_sn || t->din_total > PARK_BYTES_MAX)
+		return false;
+	while (c->nr_parked >= PARK_TASKS_MAX || c->parked_bytes + t->din_total > PARK_BYTES_MAX)
+		if (!recovery_drop_oldest(c))
+			return false;
+	list_del(&t->entry);
+	list_add_tail(&t->entry, &c->parked);
+	t->parked = true;
+	t->rs_next = t->rs_end = 0;
+	c->nr_parked++;
+	c->parked_bytes += t->din_total;
+	return true;
+}
+
+/* iscsi_task_release of a parked task: back on conn->tasks, which the release leaves. */
+void iscsi_recovery_unpark(struct iscsi_task *t)
+{
+	struct iscsi_conn *c = t->conn;
+
+	list_del(&t->entry);
+	list_add_tail(&t->entry, &c->tasks);
+	t->parked = false;
+	c->nr_parked--;
+	c->parked_bytes -= t->din_total;
+}
+
+/* A new command found the task pool empty: make room. */
+bool iscsi_recovery_reclaim(struct iscsi_conn *c)
+{
+	return recovery_drop_oldest(c) && !list_empty(&c->free_tasks);
+}
+
+/* ExpStatSN of an incoming PDU: the statuses below it arrived with all their data. */
+void iscsi_recovery_exp_stat_sn(struct iscsi_conn *c, uint32_t exp_stat_sn)
+{
+	struct iscsi_task *t, *tmp;
+
+	list_for_each_entry_safe(t, tmp, &c->parked, entry) {
+		if (sn_lt(t->status_sn, exp_stat_sn))
+			iscsi_task_release(t);
+	}
+}
+
+void iscsi_recovery_drop_all(struct iscsi_conn *c)
+{
+	struct iscsi_task *t, *tmp;
+
+	list_for_each_entry_safe(t, tmp, &c->parked, entry)
+		iscsi_task_release(t); /* one resending goes when its PDUs come back */
+}
+
+static struct iscsi_task *recovery_parked_find(struct iscsi_conn *c, uint32_t itt, uint32_t ttt)
+{
+	struct iscsi_task *t;
+
+	list_for_each_entry(t, &c->parked, entry) {
+		if (t->zombie)
+			continue;
+		if (ttt == ISCSI_RSVD_TAG ? t->itt == itt : t->ttt == ttt)
+			return t;
+	}
+	return NULL;
+}
+
+/* Length of the Data-In PDU at offset off, bu bytes into its sequence, as first cut. */
+static uint32_t recovery_din_len(const struct iscsi_task *t, uint32_t off, uint32_t bu)
+{
+	uint32_t burst = t->conn->sess->p.v[ISCSI_PARAM_MAX_BURST];
+
+	return MIN(MIN(t->din_seg, t->din_total - off), burst - bu);
+}
+
+/* Walks n Data-In PDUs from (*off, *bu). */
+static void recovery_din_seek(const struct iscsi_task *t, uint32_t n, uint32_t *off, uint32_t *bu)
+{
+	uint32_t burst = t->conn->sess->p.v[ISCSI_PARAM_MAX_BURST];
+
+	for (uint32_t i = 0; i < n && *off < t->din_total; i++) {
+		uint32_t len = recovery_din_len(t, *off, *bu);
+
+		*off += len;
+		*bu = *off == t->din_total || *bu + len == burst ? 0 : *bu + len;
+	}
+}
+
+static struct iscsi_out *recovery_out_get(struct iscsi_task *t)
+{
+	for (unsigned int i = 0; i < ISCSI_TASK_OUTS; i++) {
+		if (!(t->outs_used & (1u << i))) {
+			t->outs_used |= (uint8_t)(1u << i);
+			t->outs_busy++;
+			return &t->outs[i];
+		}
+	}
+	return NULL;
+}
+
+static void recovery_residual(const struct iscsi_task *t, uint8_t *flags, uint32_t *count)
+{
+	uint32_t want = t->cmd.in_len;
+
+	*flags = want > t->edtl ? ISCSI_DIN_OVER : want < t->edtl ? ISCSI_DIN_UNDER : 0;
+	*count = want > t->edtl ? want - t->edtl : t->edtl - want;
+}
+
+/* One resent Data-In: same cut as the first time (or the new one after an R-Data SNACK). */
+static void recovery_din_build(struct iscsi_task *t, struct iscsi_out *o)
+{
+	struct iscsi_conn *c = t->conn;
+	struct iscsi_data_hdr *h = (struct iscsi_data_hdr *)o->hdr;
+	uint32_t burst = c->sess->p.v[ISCSI_PARAM_MAX_BURST];
+	uint32_t len = recovery_din_len(t, t->rs_next, t->rs_burst);
+	bool end = t->rs_next + len == t->din_total;
+	bool burst_end = end || t->rs_burst + len == burst;
+	uint8_t flags = burst_end ? ISCSI_FLAG_FINAL | ISCSI_DIN_ACK : 0;
+
+	iscsi_bhs_init((struct iscsi_bhs *)h, ISCSI_OP_DATA_IN, 0, len, t->itt);
+	iscsi_lun_encode(h->lun, t->cmd.lun);
+	put_be32(h->ttt, burst_end ? t->ttt : ISCSI_RSVD_TAG);
+	iscsi_conn_fill_sn(c, o->hdr, false);
+	if (end && t->cmd.status == SAM_STAT_GOOD && !t->rs_rdata) {
+		uint32_t residual;
+		uint8_t rflags;
+
+		recovery_residual(t, &rflags, &residual);
+		flags |= ISCSI_DIN_STATUS | rflags;
+		h->status = SAM_STAT_GOOD;
+		put_be32(h->residual, residual);
+		put_be32(h->stat_sn, t->status_sn); /* the StatSN it had */
+	}
+	h->flags = flags;
+	put_be32(h->data_sn, t->rs_sn++);
+	put_be32(h->offset, t->rs_next);
+	o->data = t->cmd.buf + t->rs_next;
+	o->data_len = len;
+	t->rs_next += len;
+	t->rs_burst = burst_end ? 0 : t->rs_burst + len;
+	iscsi_out_seal(c, o);
+	iscsi_conn_queue(c, o);
+}
+
+/* After an R-Data SNACK: the status again, with the SNACK Tag and the new ExpDataSN. */
+static void recovery_rdata_rsp(struct iscsi_task *t)
+{
+	struct iscsi_conn *c = t->conn;
+	struct iscsi_ctl *ctl = iscsi_ctl_get(c);
+	struct iscsi_scsi_rsp_hdr *h;
+	uint32_t residual;
+	uint8_t rflags;
+
+	t->rs_rdata = false;
+	if (!ctl) {
+		conn_dbg(c, "ITT 0x%x: no PDU for the R-Data SNACK response", t->itt);
+		return;
+	}
+	h = (struct iscsi_scsi_rsp_hdr *)ctl->out.hdr;
+	recovery_residual(t, &rflags, &residual);
+	rflags = rflags == ISCSI_DIN_OVER ? ISCSI_RSP_OVER : rflags ? ISCSI_RSP_UNDER : 0;
+	iscsi_bhs_init((struct iscsi_bhs *)h, ISCSI_OP_SCSI_RSP, ISCSI_FLAG_FINAL | rflags, 0,
+		       t->itt);
+	h->status = t->cmd.status;
+	iscsi_conn_fill_sn(c, ctl->out.hdr, false);
+	put_be32(h->stat_sn, t->status_sn);
+	put_be32(h->snack_tag, t->rs_tag);
+	put_be32(h->exp_data_sn, t->din_sn);
+	put_be32(h->residual, residual);
+	iscsi_ctl_send(c, ctl, 0);
+}
+
+/* Queues the PDUs being resent while the task has header slots. */
+static void recovery_resend_fill(struct iscsi_task *t)
+{
+	while (t->rs_next < t->rs_end && t->conn->state != ISCSI_CONN_CLOSED) {
+		struct iscsi_out *o = recovery_out_get(t);
+
+		if (!o)
+			return;
+		recovery_din_build(t, o);
+	}
+	if (t->rs_rdata && t->rs_next >= t->rs_end) {
+		t->din_sn = t->rs_sn; /* the DataSNs now follow the new cut */
+		recovery_rdata_rsp(t);
+	}
+}
+
+/* A resent Data-In of a parked task left (task_out_sent). */
+void iscsi_recovery_sent(struct iscsi_task *t)
+{
+	recovery_resend_fill(t);
+}
+
+/* Data SNACK (§11.16.1) of a parked read: DataSN BegRun..BegRun+RunLength-1 (0: to the end). */
+static int recovery_din_snack(struct iscsi_task *t, const uint8_t *bhs)
+{
+	uint32_t beg = get_be32(bhs + 40), run = get_be32(bhs + 44);
+	uint32_t off = 0, bu = 0;
+
+	if (t->outs_busy)
+		return -EBUSY; /* one resend at a time */
+	if (beg < t->din_acked || beg >= t->din_sn || run > t->din_sn - beg)
+		return -EINVAL; /* acknowledged, never sent or past the end */
+	if (!run)
+		run = t->din_sn - beg;
+	recovery_din_seek(t, beg, &off, &bu);
+	t->rs_next = off;
+	t->rs_burst = bu;
+	t->rs_sn = beg;
+	recovery_din_seek(t, run, &off, &bu);
+	t->rs_end = off;
+	t->rs_rdata = false;
+	recovery_resend_fill(t);
+	return 0;
+}
+
+static int recovery_data_snack(struct iscsi_conn *c, const uint8_t *bhs)
+{
+	struct iscsi_task *t = recovery_parked_find(c, get_be32(bhs + 16), ISCSI_RSVD_TAG);
+
+	return t ? recovery_din_snack(t, bhs) : recovery_r2t_snack(c, bhs);
+}
+
+/*
+ * R-Data SNACK (§11.16.3): everything not acknowledged by a DataACK again, cut with the
+ * current MaxRecvDataSegmentLength, DataSN from the acknowledged point; then the status
+ * in a SCSI Response carrying the SNACK Tag. BegRun and RunLength are 0.
+ */
+static int recovery_rdata_snack(struct iscsi_conn *c, const uint8_t *bhs)
+{
+	struct iscsi_task *t = recovery_parked_find(c, get_be32(bhs + 16), ISCSI_RSVD_TAG);
+	uint32_t off = 0, bu = 0;
+
+	if (!t || t->cmd.status != SAM_STAT_GOOD)
+		return -ENOENT; /* not kept (the status of a CHECK CONDITION: Status SNACK) */
+	if (t->outs_busy)
+		return -EBUSY;
+	if (get_be32(bhs + 40) || get_be32(bhs + 44))
+		return -EINVAL;
+	recovery_din_seek(t, t->din_acked, &off, &bu);
+	t->din_seg = c->max_xmit_dsl;
+	t->rs_next = off;
+	t->rs_burst = 0; /* an acknowledged point ends a sequence (A bit) */
+	t->rs_sn = t->din_acked;
+	t->rs_end = t->din_total;
+	t->rs_rdata = true;
+	t->rs_tag = get_be32(bhs + 20);
+	recovery_resend_fill(t);
+	return 0;
+}
+
+/* DataACK (§11.16.2): TTT of a Data-In with the A bit; BegRun: the DataSN expected next. */
+static int recovery_data_ack(struct iscsi_conn *c, const uint8_t *bhs)
+{
+	uint32_t ttt = get_be32(bhs + 20), beg = get_be32(bhs + 40);
+	struct iscsi_task *t;
+
+	if (ttt == ISCSI_RSVD_TAG || get_be32(bhs + 44))
+		return -EINVAL;
+	t = recovery_parked_find(c, 0, ttt);
+	if (!t)
+		return -ENOENT; /* unknown, freed, or still sending (acknowledged with its status) */
+	if (beg < t->din_acked || beg > t->din_sn) /* DataSN do not wrap within a task */
+		return -EINVAL;
+	t->din_acked = beg;
+	if (beg == t->din_sn && !t->outs_busy)
+		iscsi_task_release(t); /* all of it acknowledged */
+	return 0;
+}
+
+/*
+ * A SNACK (§11.16). Below ERL 1 it is rejected; so is a SNACK for something not kept
+ * (dropped by the bound, freed by ExpStatSN or DataACK) or never sent.
  */
 int iscsi_recovery_snack(struct iscsi_conn *c, const uint8_t *bhs)
 {
@@ -218,7 +518,11 @@ int iscsi_recovery_snack(struct iscsi_conn *c, const uint8_t *bhs)
 	if (c->rtx && type == SNACK_STATUS)
 		ret = recovery_status_snack(c, bhs);
 	else if (c->rtx && type == SNACK_DATA_R2T)
-		ret = recovery_r2t_snack(c, bhs);
+		ret = recovery_data_snack(c, bhs);
+	else if (c->rtx && type == SNACK_RDATA)
+		ret = recovery_rdata_snack(c, bhs);
+	else if (c->rtx && type == SNACK_DATA_ACK)
+		ret = recovery_data_ack(c, bhs);
 	if (ret) {
 		conn_dbg(c, "SNACK type %u BegRun %u RunLength %u: rejected (%d)", type,
 			 get_be32(bhs + 40), get_be32(bhs + 44), ret);

@@ -113,6 +113,8 @@ static int rx_hdr_done(struct iscsi_conn *c)
 		rx->reject = ISCSI_REJECT_PROTOCOL;
 		return 0;
 	}
+	if (!list_empty(&c->parked) && rx->info.opcode != ISCSI_OP_SNACK)
+		iscsi_recovery_exp_stat_sn(c, get_be32(rx->hdr + 28)); /* frees acknowledged */
 	rx->dst = rx_ffp_start(c);
 	return 0;
 }
@@ -303,6 +305,8 @@ static bool rx_can_start(struct iscsi_conn *c)
 {
 	if (c->state != ISCSI_CONN_FFP)
 		return true;
+	if (!c->free_task_count && !list_empty(&c->parked))
+		iscsi_recovery_reclaim(c); /* ERL >= 1: kept reads never stall the receive path */
 	return c->free_task_count > 0 && c->free_ctl_count > 2;
 }
 
