@@ -451,7 +451,8 @@ static void bs_fault_submit(struct scsi_cmd *cmd)
 		bs_fault_dispatch(cmd);
 		return;
 	}
-	bs_cmd_res_set(cmd, (int64_t)(time_now_ms() + ms));
+	/* +1: time_now_ms truncates, so a command is never released before its full delay */
+	bs_cmd_res_set(cmd, (int64_t)(time_now_ms() + ms + 1));
 	pthread_mutex_lock(&fl->lock);
 	list_add_tail(&cmd->entry, &fl->queue);
 	pthread_cond_signal(&fl->cond);

@@ -13,6 +13,11 @@
  * A FUA fallocate step ends with an fsync. Without a ring (or an SQE), the rest of the work
  * runs synchronously and completes through reactor_defer.
  *
+ * On a memory-backed file (tmpfs, ramfs) reads and writes run inline on the reactor instead
+ * (bs_sync_exec, completed through reactor_defer): such a file supports no RWF_NOWAIT, so
+ * io_uring would punt every request to an io-wq worker thread, which costs more than the copy.
+ * --bsopts inline=0|1 overrides that choice.
+ *
  * --bsopts sqpoll=1 (kernel submission thread) and fixed=1 (registered file) give the LU a
  * ring of its own instead: the reactor ring is shared by every LU of the reactor, so neither
  * its SQPOLL thread nor its file table could be chosen per LU. Reactors submit to that ring
@@ -25,10 +30,12 @@
 #include <liburing.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
+#include <linux/magic.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #define BS_URING_LU_ENTRIES 256       /* SQ entries of a per-LU ring (CQ: 4x) */
@@ -41,6 +48,8 @@ struct bs_uring_opts {
 	uint64_t sqpoll_cpu;     /* BS_URING_NO_CPU: not pinned */
 	uint64_t sqpoll_idle_ms;
 	bool idle_set;
+	bool inline_rw;          /* inline=: valid if inline_set */
+	bool inline_set;
 };
 
 /* A per-LU ring (sqpoll=1 or fixed=1), from open to close. */
@@ -54,6 +63,7 @@ struct bs_uring_lu {
 	struct bs_file file;     /* set by open (management thread), read by submit */
 	struct bs_uring_opts opts;
 	struct bs_uring_ring *ring;  /* NULL: the reactor's ring */
+	bool inline_rw;          /* reads and writes run inline on the reactor */
 };
 
 static void bs_uring_rw_next(struct scsi_cmd *cmd);
@@ -283,10 +293,12 @@ static void bs_uring_submit(struct scsi_cmd *cmd)
 	switch (io->op) {
 	case CORE_IO_READ:
 	case CORE_IO_WRITE:
-		if (io->length)
-			bs_uring_rw_next(cmd);
-		else
+		if (!io->length)
 			bs_cmd_complete_later(cmd, 0, false);
+		else if (((const struct bs_uring_lu *)bs_priv(cmd->lu))->inline_rw)
+			bs_uring_sync(cmd, io);
+		else
+			bs_uring_rw_next(cmd);
 		return;
 	case CORE_IO_FLUSH:
 		bs_uring_fsync(cmd);
@@ -331,7 +343,16 @@ static int bs_uring_opt_idle(void *o, const char *v)
 	return str_to_u64(v, 1, BS_URING_IDLE_MAX, &opts->sqpoll_idle_ms);
 }
 
+static int bs_uring_opt_inline(void *o, const char *v)
+{
+	struct bs_uring_opts *opts = o;
+
+	opts->inline_set = true;
+	return str_to_bool(v, &opts->inline_rw);
+}
+
 static const struct bs_opt bs_uring_opts_table[] = {
+	{ "inline", bs_uring_opt_inline },
 	{ "sqpoll", bs_uring_opt_sqpoll },
 	{ "sqpoll_cpu", bs_uring_opt_cpu },
 	{ "sqpoll_idle_ms", bs_uring_opt_idle },
@@ -351,6 +372,10 @@ static int bs_uring_opts_parse(const char *bsopts, struct bs_uring_opts *opts)
 		return ret;
 	if (!opts->sqpoll && (opts->idle_set || opts->sqpoll_cpu != BS_URING_NO_CPU)) {
 		log_err("bs io_uring: sqpoll_cpu and sqpoll_idle_ms need sqpoll=1");
+		return -EINVAL;
+	}
+	if (opts->inline_set && opts->inline_rw && (opts->sqpoll || opts->fixed)) {
+		log_err("bs io_uring: inline=1 excludes sqpoll=1 and fixed=1");
 		return -EINVAL;
 	}
 	return 0;
@@ -480,12 +505,28 @@ static int bs_uring_init(struct core_lu *lu, const char *bsopts)
 	return 0;
 }
 
+/* Whether reads and writes on fd should run inline: see the file comment. */
+static bool bs_uring_inline_pick(const struct bs_uring_opts *opts, int fd)
+{
+	struct statfs st;
+
+	if (opts->inline_set)
+		return opts->inline_rw;
+	if (fstatfs(fd, &st) < 0)
+		return false;
+	return !opts->sqpoll && !opts->fixed &&
+	       (st.f_type == TMPFS_MAGIC || st.f_type == RAMFS_MAGIC);
+}
+
 static int bs_uring_open(struct core_lu *lu, const char *path, int *fd, uint64_t *size)
 {
 	struct bs_uring_lu *ul = bs_priv(lu);
 	int ret = bs_file_open(lu, path, fd, size, &ul->file);
 
-	if (ret < 0 || (!ul->opts.sqpoll && !ul->opts.fixed))
+	if (ret < 0)
+		return ret;
+	ul->inline_rw = bs_uring_inline_pick(&ul->opts, *fd);
+	if (!ul->opts.sqpoll && !ul->opts.fixed)
 		return ret;
 	ret = bs_uring_ring_new(ul, *fd);
 	if (ret < 0) {

@@ -1,11 +1,14 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Every backing-store driver end to end through iSCSI: io_uring, aio and rdwr over regular
 files and loop block devices (buffered, O_DIRECT, O_SYNC, 4096-byte blocks), io_uring on a
-per-LU ring (--bsopts sqpoll=1 / fixed=1), null, and read-only stores. Data written with the strict initiator or qemu-img must read back
+per-LU ring (--bsopts sqpoll=1 / fixed=1), io_uring inline on the reactor (tmpfs, inline=1),
+null, and read-only stores. Data written with the strict initiator or qemu-img must read back
 identically, and be on the backing file after SYNCHRONIZE CACHE."""
 import hashlib
 import os
+import shutil
 import struct
+import tempfile
 import time
 
 import pytest
@@ -209,8 +212,8 @@ def test_unmap_punches_hole(daemon, workdir, loops, driver, loop):
     ini.logout()
 
 
-def sqpoll_threads(d):
-    """Names of utgtd's kernel SQPOLL threads ("iou-sqp-PID")."""
+def thread_names(d):
+    """Names of utgtd's threads."""
     names = []
     task = "/proc/%d/task" % d.proc.pid
     for tid in os.listdir(task):
@@ -219,7 +222,12 @@ def sqpoll_threads(d):
                 names.append(f.read().strip())
         except OSError:
             pass
-    return [n for n in names if n.startswith("iou-sqp-")]
+    return names
+
+
+def sqpoll_threads(d):
+    """Names of utgtd's kernel SQPOLL threads ("iou-sqp-PID")."""
+    return [n for n in thread_names(d) if n.startswith("iou-sqp-")]
 
 
 def wait_sqpoll_threads(d, n):
@@ -260,6 +268,41 @@ def test_uring_own_ring(daemon, workdir, bsopts, oflags):
     wait_sqpoll_threads(daemon, before)
 
 
+def iowq_threads(d):
+    """utgtd's io_uring worker threads ("iou-wrk-TID"): requests the kernel punted."""
+    return [n for n in thread_names(d) if n.startswith("iou-wrk-")]
+
+
+@pytest.mark.parametrize("where,bsopts", [("/dev/shm", None), (None, "inline=1"),
+                                          ("/dev/shm", "inline=0")])
+def test_uring_inline(daemon, workdir, where, bsopts):
+    """Reads and writes on tmpfs (or with inline=1) run on the reactor: no io-wq worker thread
+    ever starts, short/unaligned and FUA writes land in the file; inline=0 keeps the ring."""
+    d = where and tempfile.mkdtemp(prefix="utgt-inline-", dir=where)
+    try:
+        path = make_file(d or workdir, "lun.img", SIZE)
+        new_target(daemon)
+        new_lu(daemon, path, "io_uring", bsopts=bsopts)
+        ini = login(daemon)
+        data = os.urandom(64 * 512)
+        assert write(ini, 100, data, flags=0x08).status == GOOD      # FUA
+        assert file_bytes(path, 100 * 512, len(data)) == data
+        blocks = {lba: os.urandom(8 * 512) for lba in range(2048, 2048 + 64 * 8, 8)}
+        for lba, data in blocks.items():
+            assert write(ini, lba, data).status == GOOD
+        for lba, data in blocks.items():
+            assert read(ini, lba, 8).data == data
+        # tmpfs has no RWF_NOWAIT: through the ring every write is punted to a worker (before
+        # any SYNCHRONIZE CACHE: io_uring always runs fsync on a worker)
+        assert bool(iowq_threads(daemon)) == (bsopts == "inline=0"), thread_names(daemon)
+        roundtrip(ini, path)
+        roundtrip(ini, path, lba=SIZE // 512 - 3, blocks=3, tail=False)
+        ini.logout()
+    finally:
+        if d:
+            shutil.rmtree(d, ignore_errors=True)
+
+
 def test_uring_own_ring_loop_device(daemon, workdir, loops):
     path = make_file(workdir, "loop.img", SIZE)
     dev = loops(path)
@@ -271,7 +314,8 @@ def test_uring_own_ring_loop_device(daemon, workdir, loops):
 
 
 @pytest.mark.parametrize("bsopts", ["sqpoll=2", "sqpoll_cpu=0", "sqpoll=1,sqpoll_cpu=99999",
-                                    "sqpoll=1,sqpoll_idle_ms=0", "fixed=maybe", "workers=2"])
+                                    "sqpoll=1,sqpoll_idle_ms=0", "fixed=maybe", "workers=2",
+                                    "inline=2", "sqpoll=1,inline=1"])
 def test_uring_bad_bsopts_refused(daemon, workdir, bsopts):
     path = make_file(workdir, "lun.img", SIZE)
     new_target(daemon)

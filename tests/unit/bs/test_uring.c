@@ -3,7 +3,8 @@
  * Unit tests for src/bs/uring.c: the shared file cases on the reactor's io_uring (ext4 under
  * /tmp, tmpfs under /dev/shm where ZERO_RANGE is emulated, O_DIRECT|O_SYNC) and on a reactor
  * without a ring (synchronous fallback completed through reactor_defer); the same on a per-LU
- * ring (--bsopts sqpoll=1 / fixed=1) and the validation of those options.
+ * ring (--bsopts sqpoll=1 / fixed=1) and the validation of those options; reads and writes
+ * inline on the reactor (the default on tmpfs, inline=1 elsewhere) and inline=0 on tmpfs.
  */
 #include "bs_test.h"
 
@@ -12,6 +13,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,12 @@ static struct bs_test_opts opts_ring = { .bs = &bs_uring, .uring_entries = 64 };
 static struct bs_test_opts opts_small_ring = { .bs = &bs_uring, .uring_entries = 4 };
 static struct bs_test_opts opts_no_ring = { .bs = &bs_uring, .uring_entries = 0 };
 static struct bs_test_opts opts_shm = { .bs = &bs_uring, .uring_entries = 64, .dir = "/dev/shm" };
+static struct bs_test_opts opts_shm_uring = {
+	.bs = &bs_uring, .uring_entries = 64, .dir = "/dev/shm", .bsopts = "inline=0",
+};
+static struct bs_test_opts opts_inline = {
+	.bs = &bs_uring, .uring_entries = 64, .bsopts = "inline=1",
+};
 static struct bs_test_opts opts_direct = {
 	.bs = &bs_uring,
 	.uring_entries = 64,
@@ -71,10 +79,11 @@ static void test_uring_ring_bsopts(void **state)
 		"sqpoll=2", "sqpoll=", "fixed=yes please", "sqpoll_cpu=0", "sqpoll_idle_ms=10",
 		"sqpoll=1,sqpoll_cpu=100000", "sqpoll=1,sqpoll_cpu=-1", "sqpoll=1,sqpoll_idle_ms=0",
 		"sqpoll=1,sqpoll_idle_ms=60001", "sqpoll=1,sqpoll_idle_ms=x", "fixed=1,depth=4",
+		"inline=2", "inline=", "inline=1,sqpoll=1", "fixed=1,inline=1",
 	};
 	static const char *const good[] = {
 		"sqpoll=1", "fixed=1", "sqpoll=0,fixed=0", "sqpoll=1,sqpoll_cpu=0,sqpoll_idle_ms=1",
-		"sqpoll=yes;fixed=on;sqpoll_idle_ms=60000",
+		"sqpoll=yes;fixed=on;sqpoll_idle_ms=60000", "inline=1", "inline=0,sqpoll=1",
 	};
 	struct core_lu lu = { .fd = -1 };
 
@@ -131,6 +140,42 @@ static void test_uring_sqpoll_thread(void **state)
 	free(buf);
 }
 
+/*
+ * Whether a write is in the file as soon as submit returns: inline writes are (only their
+ * completion is deferred), ring writes wait for the reactor to submit its ring.
+ */
+static void uring_write_lands_in_submit(struct bs_test *t, bool expect_inline)
+{
+	void *buf = bs_test_buf(4096, 21), *back = bs_test_buf(4096, 0);
+	int fd = open(t->file, O_RDONLY);
+
+	assert_true(fd >= 0);
+	bs_test_submit(t, 0, CORE_IO_WRITE, CORE_IO_FUA, 8192, 4096, buf);
+	assert_int_equal(pread(fd, back, 4096, 8192), 4096);
+	assert_int_equal(!memcmp(back, buf, 4096), expect_inline);
+	assert_int_equal(bs_test_wait(t, 0), 4096);
+	assert_int_equal(pread(fd, back, 4096, 8192), 4096);
+	assert_memory_equal(back, buf, 4096);
+	close(fd);
+	free(buf);
+	free(back);
+}
+
+static void test_uring_shm_inline(void **state)
+{
+	uring_write_lands_in_submit(*state, true);
+}
+
+static void test_uring_forced_inline(void **state)
+{
+	uring_write_lands_in_submit(*state, true);
+}
+
+static void test_uring_shm_inline_off(void **state)
+{
+	uring_write_lands_in_submit(*state, false);
+}
+
 static void test_uring_unknown_op_fails(void **state)
 {
 	struct bs_test *t = *state;
@@ -153,6 +198,14 @@ int main(void)
 		BS_FILE_CASES(&opts_small_ring, "small_ring"),
 		BS_FILE_CASES(&opts_no_ring, "no_ring"),
 		BS_FILE_CASES(&opts_shm, "shm"),
+		BS_FILE_CASES(&opts_shm_uring, "shm_uring"),
+		BS_FILE_CASES(&opts_inline, "inline"),
+		cmocka_unit_test_prestate_setup_teardown(test_uring_shm_inline, bs_test_setup,
+							 bs_test_teardown, &opts_shm),
+		cmocka_unit_test_prestate_setup_teardown(test_uring_forced_inline, bs_test_setup,
+							 bs_test_teardown, &opts_inline),
+		cmocka_unit_test_prestate_setup_teardown(test_uring_shm_inline_off, bs_test_setup,
+							 bs_test_teardown, &opts_shm_uring),
 		BS_FILE_CASES(&opts_direct, "direct"),
 		BS_CASE(bs_case_readonly_write_fails_with_errno, &opts_ro, "ro"),
 		cmocka_unit_test_prestate_setup_teardown(test_uring_unknown_op_fails, bs_test_setup,
