@@ -557,7 +557,7 @@ static void cmd_task_done(struct scsi_cmd *cmd)
 
 /* Residual (§11.4.5): reads against what the command would transfer (in_len); writes only
  * when the device type reported the length its CDB asks for in in_len. */
-static void task_residual(const struct iscsi_task *t, uint8_t *flags, uint32_t *count)
+void iscsi_task_residual(const struct iscsi_task *t, uint8_t *flags, uint32_t *count)
 {
 	const struct scsi_cmd *cmd = &t->cmd;
 	uint32_t want = cmd->in_len;
@@ -595,7 +595,7 @@ static void rsp_send(struct iscsi_task *t)
 	if (!o)
 		return;
 	h = (struct iscsi_scsi_rsp_hdr *)o->hdr;
-	task_residual(t, &rflags, &residual);
+	iscsi_task_residual(t, &rflags, &residual);
 	if (cmd->status != SAM_STAT_GOOD && cmd->sense_len) {
 		put_be16(t->sense_seg, cmd->sense_len);
 		memcpy(t->sense_seg + 2, cmd->sense, cmd->sense_len);
@@ -646,7 +646,7 @@ static void datain_build(struct iscsi_task *t, struct iscsi_out *o)
 		uint32_t residual;
 		uint8_t rflags;
 
-		task_residual(t, &rflags, &residual);
+		iscsi_task_residual(t, &rflags, &residual);
 		flags |= ISCSI_DIN_STATUS | rflags;
 		h->status = t->cmd.status;
 		put_be32(h->residual, residual);

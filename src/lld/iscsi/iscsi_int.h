@@ -1209,6 +1209,8 @@ int iscsi_conn_tasks_alloc(struct iscsi_conn *c, unsigned int nr);
 void iscsi_task_progress(struct iscsi_task *t);
 struct iscsi_task *iscsi_task_get(struct iscsi_conn *c);
 void iscsi_task_release(struct iscsi_task *t);
+/* The residual flags (ISCSI_RSP_OVER/UNDER, equal to the Data-In ones) and count of t. */
+void iscsi_task_residual(const struct iscsi_task *t, uint8_t *flags, uint32_t *count);
 struct iscsi_task *iscsi_task_find_itt(struct iscsi_conn *c, uint32_t itt);
 void iscsi_task_hash_add(struct iscsi_task *t);
 uint8_t *iscsi_cmd_rx_start(struct iscsi_conn *c);

@@ -335,14 +335,6 @@ static struct iscsi_out *recovery_out_get(struct iscsi_task *t)
 	return NULL;
 }
 
-static void recovery_residual(const struct iscsi_task *t, uint8_t *flags, uint32_t *count)
-{
-	uint32_t want = t->cmd.in_len;
-
-	*flags = want > t->edtl ? ISCSI_DIN_OVER : want < t->edtl ? ISCSI_DIN_UNDER : 0;
-	*count = want > t->edtl ? want - t->edtl : t->edtl - want;
-}
-
 /* One resent Data-In: same cut as the first time (or the new one after an R-Data SNACK). */
 static void recovery_din_build(struct iscsi_task *t, struct iscsi_out *o)
 {
@@ -362,7 +354,7 @@ static void recovery_din_build(struct iscsi_task *t, struct iscsi_out *o)
 		uint32_t residual;
 		uint8_t rflags;
 
-		recovery_residual(t, &rflags, &residual);
+		iscsi_task_residual(t, &rflags, &residual);
 		flags |= ISCSI_DIN_STATUS | rflags;
 		h->status = SAM_STAT_GOOD;
 		put_be32(h->residual, residual);
@@ -394,8 +386,7 @@ static void recovery_rdata_rsp(struct iscsi_task *t)
 		return;
 	}
 	h = (struct iscsi_scsi_rsp_hdr *)ctl->out.hdr;
-	recovery_residual(t, &rflags, &residual);
-	rflags = rflags == ISCSI_DIN_OVER ? ISCSI_RSP_OVER : rflags ? ISCSI_RSP_UNDER : 0;
+	iscsi_task_residual(t, &rflags, &residual);
 	iscsi_bhs_init((struct iscsi_bhs *)h, ISCSI_OP_SCSI_RSP, ISCSI_FLAG_FINAL | rflags, 0,
 		       t->itt);
 	h->status = t->cmd.status;
