@@ -263,11 +263,16 @@ static int rx_step(struct iscsi_conn *c)
 	return -EINVAL;
 }
 
-/* Reads from the socket: straight into the data destination when the buffer is empty. */
-static ssize_t rx_fill(struct iscsi_conn *c)
+/*
+ * Reads from the socket: straight into the data destination when the buffer is empty.
+ * *drained is set when the read came back short: the socket had no more bytes, so asking
+ * again would only return EAGAIN (the watch is level-triggered and reports new bytes).
+ */
+static ssize_t rx_fill(struct iscsi_conn *c, bool *drained)
 {
 	struct iscsi_rx *rx = &c->rx;
 	struct iovec iov[2];
+	size_t want = 0;
 	int n = 0;
 	ssize_t got;
 
@@ -285,9 +290,12 @@ static ssize_t rx_fill(struct iscsi_conn *c)
 	}
 	iov[n].iov_base = rx->buf + rx->end;
 	iov[n++].iov_len = rx->buf_cap - rx->end;
+	for (int i = 0; i < n; i++)
+		want += iov[i].iov_len;
 	got = c->xport->recv(c, iov, n);
 	if (got < 0)
 		return (int)got;
+	*drained = (size_t)got < want;
 	iscsi_stat_add(&c->stats.bytes_in, (uint64_t)got);
 	if (n == 2) {
 		size_t direct = MIN((size_t)got, iov[0].iov_len);
@@ -348,6 +356,7 @@ void iscsi_conn_rx_resume(struct iscsi_conn *c)
 void iscsi_conn_rx_run(struct iscsi_conn *c)
 {
 	unsigned int pdus = 0, reads = 0;
+	bool drained = false;
 
 	while (pdus < ISCSI_RX_PDU_BUDGET) {
 		ssize_t got;
@@ -370,9 +379,11 @@ void iscsi_conn_rx_run(struct iscsi_conn *c)
 			pdus++;
 			continue;
 		}
+		if (drained)
+			return; /* the socket is empty: wait for the watch */
 		if (reads++ >= RX_READ_BUDGET)
 			break;
-		got = rx_fill(c);
+		got = rx_fill(c, &drained);
 		if (got == -EAGAIN)
 			return;
 		if (got <= 0) {
