@@ -491,12 +491,16 @@ class Bench:
             log("repetition %d of %d" % (rep + 1, a.reps))
             rot = rep
             for w in (SMOKE_MAIN if a.smoke else MAIN) if "main" in a.sections else []:
+                if a.workloads and w.name not in a.workloads:
+                    continue
                 if w.size >= 131072:
                     self.ceiling(w, rep)
                 for lun_name, lun in luns:
                     rot += 1
                     self.cell(runner, "main", w, lun_name, [(s, lun) for s in main_sys], rep, rot)
             for w in (SMOKE_SCALE if a.smoke else SCALE) if "scale" in a.sections else []:
+                if a.workloads and w.name not in a.workloads:
+                    continue
                 for lun_name, lun in luns:
                     rot += 1
                     self.cell(runner, "scale", w, lun_name, [(s, lun) for s in scale_sys], rep,
@@ -550,6 +554,8 @@ def main():
                    help="driver section LUNs, ';'-separated NAME[/direct][:BSOPTS] (e.g. "
                    "'io_uring;io_uring:sqpoll=1;aio/direct;null'); default: io_uring, null, "
                    "rdwr, aio, aio/direct, io_uring/direct")
+    p.add_argument("--workloads", default=None,
+                   help="only these cells of the main and scale sections, e.g. sr128k_qd8,sw128k_qd8")
     p.add_argument("--lun-size", type=int, default=1 << 30)
     p.add_argument("--span", type=int, default=1 << 30, help="bytes covered by random I/O")
     p.add_argument("--shm", default="/dev/shm", help="directory of the backing file")
@@ -565,6 +571,7 @@ def main():
     lo, _, hi = a.reactors.partition("-")
     a.reactors = list(range(int(lo), int(hi or lo) + 1))
     a.sections = a.sections.split(",")
+    a.workloads = set(a.workloads.split(",")) if a.workloads else set()
     a.drivers = [d for d in (a.drivers or "").split(";") if d]
     a.out = a.out or os.path.join(a.build, "bench")
     a.version = git_version()

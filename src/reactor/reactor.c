@@ -219,7 +219,10 @@ static int ring_setup(struct reactor *r, unsigned int entries)
 		ret = -errno;
 		goto err_exit_ring;
 	}
-	ret = io_uring_register_eventfd(&r->ring, r->ring_fd);
+	/* only completions from io-wq workers signal it: the ones posted while submitting are
+	 * reaped right after io_uring_submit (reactor_run_once), the ones run as task work
+	 * interrupt epoll_wait and are reaped after it */
+	ret = io_uring_register_eventfd_async(&r->ring, r->ring_fd);
 	if (ret < 0)
 		goto err_close_fd;
 	ret = reactor_watch_add(r, &r->ring_watch, r->ring_fd, EPOLLIN, ring_watch_cb);
@@ -308,11 +311,19 @@ int reactor_run_once(struct reactor *r, int timeout_ms)
 	int timeout, nev;
 
 	reactor_current = r;
-	if (r->has_ring)
+	if (r->has_ring) {
 		ring_submit(r);
+		if (ring_reap(r)) { /* page-cache hits complete inside io_uring_submit */
+			n++;
+			n += defers_run(r);
+			ring_submit(r);
+		}
+	}
 	timeout = reactor_timer_next_ms(r, time_now_ms());
-	if (r->defer_head || (timeout_ms >= 0 && (timeout < 0 || timeout > timeout_ms)))
-		timeout = r->defer_head ? 0 : timeout_ms;
+	if (r->defer_head || r->sqes_pending)
+		timeout = 0;
+	else if (timeout_ms >= 0 && (timeout < 0 || timeout > timeout_ms))
+		timeout = timeout_ms;
 	nev = epoll_wait(r->epfd, r->events, REACTOR_MAX_EVENTS, timeout);
 	if (nev < 0) {
 		if (errno != EINTR)
