@@ -44,6 +44,7 @@ class Session:
     def join(self, cid, port=None, initiator=None):
         ini = Initiator("127.0.0.1", port or self.port, **({"initiator": initiator} if initiator else {}))
         ini.isid, ini.tsih, ini.cid, ini.cmdsn = self.lead.isid, self.lead.tsih, cid, self.cmdsn
+        ini.itt = (cid + 1) << 24  # ITTs are the session's (RFC 7143 §11.2.1.7): one range a CID
         try:
             ini.login(IQN)
         except Exception:
@@ -346,15 +347,22 @@ def erl2(target):
     s.close()
 
 
+def tmf_send(ini, function, rtt, ref_cmdsn=0, exp_data_sn=0):
+    """Sends an immediate TMF request on LUN 1 naming rtt; returns its ITT."""
+    tmf_itt = ini.next_itt()
+    bhs = ini._cmd_bhs(0x02, tmf_itt, immediate=True)
+    bhs[1] = 0x80 | function
+    bhs[8:16] = struct.pack(">Q", 1 << 48)
+    bhs[20:24] = struct.pack(">I", rtt)
+    bhs[32:36] = struct.pack(">I", ref_cmdsn)
+    bhs[36:40] = struct.pack(">I", exp_data_sn)
+    ini.send_pdu(bytes(bhs))
+    return tmf_itt
+
+
 def reassign(sess, idx, itt, exp_data_sn=0):
     def fn(ini):
-        tmf_itt = ini.next_itt()
-        bhs = ini._cmd_bhs(0x02, tmf_itt, immediate=True)
-        bhs[1] = 0x80 | TASK_REASSIGN
-        bhs[8:16] = struct.pack(">Q", 1 << 48)
-        bhs[20:24] = struct.pack(">I", itt)
-        bhs[36:40] = struct.pack(">I", exp_data_sn)
-        ini.send_pdu(bytes(bhs))
+        tmf_itt = tmf_send(ini, TASK_REASSIGN, itt, exp_data_sn=exp_data_sn)
         pdu = ini.recv_pdu()
         assert pdu.opcode == 0x22 and pdu.itt == tmf_itt, hex(pdu.opcode)
         return pdu.bhs[2]

@@ -149,7 +149,7 @@ static struct iscsi_task *task_find_ttt(struct iscsi_conn *c, uint32_t ttt)
 	return &c->tasks_mem[idx];
 }
 
-static struct iscsi_out *task_out_get(struct iscsi_task *t)
+struct iscsi_out *iscsi_task_out_get(struct iscsi_task *t)
 {
 	for (unsigned int i = 0; i < ISCSI_TASK_OUTS; i++) {
 		if (!(t->outs_used & (1u << i))) {
@@ -288,6 +288,13 @@ uint8_t *iscsi_cmd_rx_start(struct iscsi_conn *c)
 			 c->sess->exp_cmd_sn, iscsi_sess_max_cmd_sn(c->sess));
 		return NULL;
 	}
+	if (unlikely(iscsi_sess_itt_busy(c->sess, c, get_be32(h->itt)))) {
+		/* the ITT names a task of another connection (MC/S): that one goes on untouched */
+		c->rx.reject = ISCSI_REJECT_TASK_IN_PROG;
+		if (!c->rx.info.immediate)
+			iscsi_sess_cmd_sn_take(c->sess, get_be32(h->cmd_sn));
+		return NULL;
+	}
 	t = iscsi_task_get(c);
 	if (!t) {
 		c->rx.reject = ISCSI_REJECT_OUT_OF_RES; /* rx_can_start makes this unreachable */
@@ -422,7 +429,7 @@ static void r2t_send(struct iscsi_task *t)
 {
 	struct iscsi_conn *c = t->conn;
 	uint32_t burst = c->sess->p.v[ISCSI_PARAM_MAX_BURST];
-	struct iscsi_out *o = task_out_get(t);
+	struct iscsi_out *o = iscsi_task_out_get(t);
 	struct iscsi_r2t_hdr *h;
 
 	if (!o)
@@ -545,10 +552,12 @@ static void cmd_task_done(struct scsi_cmd *cmd)
 	}
 	if (c->state == ISCSI_CONN_CLOSED || t->aborted) {
 		iscsi_task_release(t);
-		if (c->state == ISCSI_CONN_CLOSED)
+		if (c->state == ISCSI_CONN_CLOSED) {
+			iscsi_sess_conn_idle(c);
 			iscsi_conn_maybe_free(c);
-		else
+		} else {
 			iscsi_logout_check(c);
+		}
 		return;
 	}
 	task_respond(t);
@@ -586,7 +595,7 @@ static bool task_data_with_sense(const struct scsi_cmd *cmd)
 static void rsp_send(struct iscsi_task *t)
 {
 	struct iscsi_conn *c = t->conn;
-	struct iscsi_out *o = task_out_get(t);
+	struct iscsi_out *o = iscsi_task_out_get(t);
 	struct iscsi_scsi_rsp_hdr *h;
 	const struct scsi_cmd *cmd = &t->cmd;
 	uint32_t residual, dsl = 0;
@@ -623,6 +632,7 @@ static void datain_build(struct iscsi_task *t, struct iscsi_out *o)
 	struct iscsi_data_hdr *h = (struct iscsi_data_hdr *)o->hdr;
 	uint32_t burst = c->sess->p.v[ISCSI_PARAM_MAX_BURST];
 	uint32_t len = MIN(c->max_xmit_dsl, t->din_total - t->din_next);
+	uint32_t off = t->din_next;
 	bool last, burst_end;
 	uint8_t flags = 0;
 
@@ -656,20 +666,28 @@ static void datain_build(struct iscsi_task *t, struct iscsi_out *o)
 	iscsi_conn_fill_sn(c, o->hdr, last);
 	if (last)
 		t->status_sn = c->stat_sn - 1;
-	put_be32(h->data_sn, t->din_sn++);
-	put_be32(h->offset, t->din_next);
-	o->data = t->cmd.buf + t->din_next;
-	o->data_len = len;
 	t->din_next += len;
 	t->din_burst = burst_end ? 0 : t->din_burst + len;
-	iscsi_out_seal(c, o);
-	iscsi_conn_queue(c, o);
+	iscsi_datain_send(t, o, t->din_sn++, off, len);
+}
+
+void iscsi_datain_send(struct iscsi_task *t, struct iscsi_out *o, uint32_t sn, uint32_t off,
+		       uint32_t len)
+{
+	struct iscsi_data_hdr *h = (struct iscsi_data_hdr *)o->hdr;
+
+	put_be32(h->data_sn, sn);
+	put_be32(h->offset, off);
+	o->data = t->cmd.buf + off;
+	o->data_len = len;
+	iscsi_out_seal(t->conn, o);
+	iscsi_conn_queue(t->conn, o);
 }
 
 static void datain_fill(struct iscsi_task *t)
 {
 	while (t->din_next < t->din_total) {
-		struct iscsi_out *o = task_out_get(t);
+		struct iscsi_out *o = iscsi_task_out_get(t);
 
 		if (!o)
 			return;

@@ -5,8 +5,9 @@
  * outside src/lld/iscsi includes it.
  *
  * Ownership: struct iscsi_lld belongs to the control thread (its lock guards portals,
- * targets and the session table). A connection, its session (MaxConnections is 1), its tasks,
- * buffers and PDUs belong to the data reactor the connection was handed to.
+ * targets and the session table). A connection, its session (all its connections run on one
+ * reactor), its tasks, buffers and PDUs belong to the data reactor the connection was handed
+ * to.
  */
 #ifndef UTGT_LLD_ISCSI_ISCSI_INT_H
 #define UTGT_LLD_ISCSI_ISCSI_INT_H
@@ -815,9 +816,12 @@ struct iscsi_sess {
 	unsigned int nr_conns;           /* on conns */
 	struct list_head retained;       /* failed connections keeping tasks (ERL 2, sess_entry) */
 	unsigned int nr_retained;
+	struct list_head dying;          /* gone, not retained, tasks in the core (sess_entry) */
 	unsigned int nr_attached;        /* connections not yet freed: the last releases */
 	unsigned int nr_skip;
 	uint32_t skip[ISCSI_MAX_QUEUE_CMD]; /* CmdSNs of a failed connection, taken as received */
+	struct reactor_msg deliver_msg;  /* deferred iscsi_sess_deliver_pending (deliver_armed) */
+	bool deliver_armed;              /* holds a reference until it runs */
 };
 
 /* ---- connection ---- */
@@ -876,6 +880,7 @@ struct iscsi_rx {
 	uint8_t *scratch;                /* bufpool buffer for non-SCSI data */
 	size_t scratch_cap;
 	bool paused;                     /* out of tasks/ctl PDUs: EPOLLIN off */
+	bool large;                      /* the last data segment was large: read ahead little */
 };
 
 struct iscsi_login;
@@ -1171,6 +1176,11 @@ int iscsi_sess_conn_add(struct iscsi_sess *s, struct iscsi_conn *c);
 struct iscsi_conn *iscsi_sess_conn_find(struct iscsi_sess *s, uint16_t cid);
 /* The SCSI task with itt on any connection of s, or NULL (ITTs are per session). */
 struct iscsi_task *iscsi_sess_find_itt(struct iscsi_sess *s, uint32_t itt);
+/*
+ * Is itt in use by a task of another connection of s than c, live or retained (§11.2.1.7:
+ * an ITT names one task session-wide)? Cheap when s has one connection.
+ */
+bool iscsi_sess_itt_busy(struct iscsi_sess *s, const struct iscsi_conn *c, uint32_t itt);
 /* Closes every connection of s but keep (NULL: all of them). */
 void iscsi_sess_close_conns(struct iscsi_sess *s, struct iscsi_conn *keep, const char *why);
 /* The connection went away: its pending CmdSNs, unlink, detach from the nexus. */
@@ -1184,6 +1194,13 @@ bool iscsi_sess_conn_retain(struct iscsi_sess *s, struct iscsi_conn *c);
 void iscsi_sess_retain_end(struct iscsi_conn *c);
 /* A retained task finished in the core (cmd.c): a TASK REASSIGN waiting for it moves it. */
 void iscsi_sess_task_retained(struct iscsi_task *t);
+/*
+ * A task reassigned before its CmdSN turn (kept by iscsi_sess_conn_gone at ERL 2): waits for
+ * it again, or is delivered now when its CmdSN was passed meanwhile.
+ */
+void iscsi_sess_task_readmit(struct iscsi_sess *s, struct iscsi_task *t);
+/* cmd.c: a CLOSED connection's last task came back from the core; it leaves s->dying. */
+void iscsi_sess_conn_idle(struct iscsi_conn *c);
 /* A connection of s is freed; the last one frees nexus and TSIH. */
 void iscsi_sess_conn_free(struct iscsi_sess *s);
 /* After the session's last connection: free nexus and TSIH. */
@@ -1201,6 +1218,12 @@ int iscsi_sess_cmd_sn_check(struct iscsi_sess *s, uint32_t cmd_sn);
 void iscsi_sess_order(struct iscsi_sess *s, struct iscsi_task *t);
 /* Advances ExpCmdSN for an in-order control PDU (before its answer is built). */
 void iscsi_sess_cmd_sn_advance(struct iscsi_sess *s);
+/*
+ * A non-immediate command in the window (cmd_sn checked) rejected before it became a task:
+ * its CmdSN counts as received, so it is no gap holding later commands. Those waiting behind
+ * it are delivered from a deferred call (the caller is in the middle of a receive).
+ */
+void iscsi_sess_cmd_sn_take(struct iscsi_sess *s, uint32_t cmd_sn);
 /* Delivers queued tasks whose turn came. */
 void iscsi_sess_deliver_pending(struct iscsi_sess *s);
 
@@ -1211,6 +1234,14 @@ struct iscsi_task *iscsi_task_get(struct iscsi_conn *c);
 void iscsi_task_release(struct iscsi_task *t);
 /* The residual flags (ISCSI_RSP_OVER/UNDER, equal to the Data-In ones) and count of t. */
 void iscsi_task_residual(const struct iscsi_task *t, uint8_t *flags, uint32_t *count);
+/* A free PDU slot of t (outs[]), counted in outs_busy; NULL when all are on the send queue. */
+struct iscsi_out *iscsi_task_out_get(struct iscsi_task *t);
+/*
+ * Ends the Data-In whose header the caller built in o: DataSN sn, len bytes of t's buffer
+ * from off, digests; then queues it. First sends (cmd.c) and resends (recovery.c).
+ */
+void iscsi_datain_send(struct iscsi_task *t, struct iscsi_out *o, uint32_t sn, uint32_t off,
+		       uint32_t len);
 struct iscsi_task *iscsi_task_find_itt(struct iscsi_conn *c, uint32_t itt);
 void iscsi_task_hash_add(struct iscsi_task *t);
 uint8_t *iscsi_cmd_rx_start(struct iscsi_conn *c);

@@ -323,18 +323,6 @@ static void recovery_din_seek(const struct iscsi_task *t, uint32_t n, uint32_t *
 	}
 }
 
-static struct iscsi_out *recovery_out_get(struct iscsi_task *t)
-{
-	for (unsigned int i = 0; i < ISCSI_TASK_OUTS; i++) {
-		if (!(t->outs_used & (1u << i))) {
-			t->outs_used |= (uint8_t)(1u << i);
-			t->outs_busy++;
-			return &t->outs[i];
-		}
-	}
-	return NULL;
-}
-
 /* One resent Data-In: same cut as the first time (or the new one after an R-Data SNACK). */
 static void recovery_din_build(struct iscsi_task *t, struct iscsi_out *o)
 {
@@ -342,6 +330,7 @@ static void recovery_din_build(struct iscsi_task *t, struct iscsi_out *o)
 	struct iscsi_data_hdr *h = (struct iscsi_data_hdr *)o->hdr;
 	uint32_t burst = c->sess->p.v[ISCSI_PARAM_MAX_BURST];
 	uint32_t len = recovery_din_len(t, t->rs_next, t->rs_burst);
+	uint32_t off = t->rs_next;
 	bool end = t->rs_next + len == t->din_total;
 	bool burst_end = end || t->rs_burst + len == burst;
 	uint8_t flags = burst_end ? ISCSI_FLAG_FINAL | ISCSI_DIN_ACK : 0;
@@ -361,14 +350,9 @@ static void recovery_din_build(struct iscsi_task *t, struct iscsi_out *o)
 		put_be32(h->stat_sn, t->status_sn); /* the StatSN it had */
 	}
 	h->flags = flags;
-	put_be32(h->data_sn, t->rs_sn++);
-	put_be32(h->offset, t->rs_next);
-	o->data = t->cmd.buf + t->rs_next;
-	o->data_len = len;
 	t->rs_next += len;
 	t->rs_burst = burst_end ? 0 : t->rs_burst + len;
-	iscsi_out_seal(c, o);
-	iscsi_conn_queue(c, o);
+	iscsi_datain_send(t, o, t->rs_sn++, off, len);
 }
 
 /* After an R-Data SNACK: the status again, with the SNACK Tag and the new ExpDataSN. */
@@ -402,7 +386,7 @@ static void recovery_rdata_rsp(struct iscsi_task *t)
 static void recovery_resend_fill(struct iscsi_task *t)
 {
 	while (t->rs_next < t->rs_end && t->conn->state != ISCSI_CONN_CLOSED) {
-		struct iscsi_out *o = recovery_out_get(t);
+		struct iscsi_out *o = iscsi_task_out_get(t);
 
 		if (!o)
 			return;

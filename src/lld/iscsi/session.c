@@ -9,6 +9,11 @@
  * StatSN and tasks per connection. lld->lock guards the session table; refs keeps the memory
  * alive for messages from other threads: each connection holds one reference, each message
  * in flight another.
+ *
+ * A connection is on exactly one of the session's lists until it is freed: conns (not torn
+ * down), retained (ERL 2: failed, tasks kept for TASK REASSIGN) or dying (gone, tasks still in
+ * the core), or on none once the core returned everything. Whatever may point into a
+ * connection (a task's TMF) is looked up over all three before it is freed.
  */
 #include "lld/iscsi/iscsi_int.h"
 
@@ -326,6 +331,7 @@ int iscsi_sess_create(struct iscsi_conn *c, struct core_target *tgt, const char 
 	list_init(&s->pending);
 	list_init(&s->conns);
 	list_init(&s->retained);
+	list_init(&s->dying);
 	list_init(&s->entry);
 	old = sess_link(s, &ret);
 	if (old) {
@@ -416,6 +422,25 @@ struct iscsi_task *iscsi_sess_find_itt(struct iscsi_sess *s, uint32_t itt)
 	return NULL;
 }
 
+static bool sess_itt_busy_in(struct list_head *conns, const struct iscsi_conn *c, uint32_t itt)
+{
+	struct iscsi_conn *o;
+
+	list_for_each_entry(o, conns, sess_entry) {
+		if (o != c && o->nr_tasks && iscsi_task_find_itt(o, itt))
+			return true;
+	}
+	return false;
+}
+
+bool iscsi_sess_itt_busy(struct iscsi_sess *s, const struct iscsi_conn *c, uint32_t itt)
+{
+	/* one connection: its own table is the session's (the fast path costs two loads) */
+	if (likely(s->nr_conns < 2 && !s->nr_retained))
+		return false;
+	return sess_itt_busy_in(&s->conns, c, itt) || sess_itt_busy_in(&s->retained, c, itt);
+}
+
 void iscsi_sess_close_conns(struct iscsi_sess *s, struct iscsi_conn *keep, const char *why)
 {
 	struct iscsi_conn *c, *tmp;
@@ -464,10 +489,31 @@ static void sess_tmf_forget_in(struct list_head *conns, struct iscsi_conn *c)
 	}
 }
 
+/*
+ * Every connection whose tasks may point at c's TMFs: live, retained and dying ones. A dying
+ * connection (dropped or no longer retained) keeps its aborted tasks in the core and is freed
+ * only after them, possibly after c: their completion must not reach c's freed TMF.
+ */
 static void sess_tmf_forget(struct iscsi_sess *s, struct iscsi_conn *c)
 {
 	sess_tmf_forget_in(&s->conns, c);
 	sess_tmf_forget_in(&s->retained, c);
+	sess_tmf_forget_in(&s->dying, c);
+}
+
+/* c left conns or retained: while the core holds some of its tasks it stays on s->dying. */
+static void sess_conn_dying(struct iscsi_sess *s, struct iscsi_conn *c)
+{
+	if (c->core_busy)
+		list_add_tail(&c->sess_entry, &s->dying);
+}
+
+void iscsi_sess_conn_idle(struct iscsi_conn *c)
+{
+	if (c->sess && c->state == ISCSI_CONN_CLOSED && !c->retained && !c->core_busy) {
+		list_del(&c->sess_entry); /* off s->dying (a no-op on an unlinked entry) */
+		list_init(&c->sess_entry);
+	}
 }
 
 /* ---- ERL 2: tasks of a failed connection wait for TASK REASSIGN (§7.1.4, §11.5.1) ---- */
@@ -491,6 +537,7 @@ void iscsi_sess_retain_end(struct iscsi_conn *c)
 	list_del(&c->sess_entry);
 	list_init(&c->sess_entry);
 	s->nr_retained--;
+	sess_conn_dying(s, c);
 	list_for_each_entry_safe(t, tmp, &c->tasks, entry) {
 		if (t->reassign && t->tmf) /* a TASK REASSIGN waited for it in vain */
 			((struct iscsi_tmf_hdr *)t->tmf->out.hdr)->response = ISCSI_TMF_RSP_NO_TASK;
@@ -515,25 +562,53 @@ void iscsi_sess_task_retained(struct iscsi_task *t)
 		iscsi_tmf_reassign_done(t);
 }
 
-void iscsi_sess_conn_gone(struct iscsi_sess *s, struct iscsi_conn *c)
+/*
+ * The tasks of c (gone) still waiting for their CmdSN: their CmdSNs count as received while
+ * the session lives on, so they hold no later command. At ERL 2 (c retained) the SCSI ones
+ * stay with c for TASK REASSIGN until its retention ends (§7.2.2, §11.5.1), in state PENDING;
+ * the others are released. The last connection takes every pending task with it.
+ */
+static void sess_pending_drop(struct iscsi_sess *s, struct iscsi_conn *c)
 {
+	bool lives = s->nr_conns || s->nr_retained;
 	struct iscsi_task *t, *tmp;
 
+	list_for_each_entry_safe(t, tmp, &s->pending, entry) {
+		if (t->conn != c && s->nr_conns)
+			continue;
+		if (lives)
+			sess_skip_add(s, t->cmd_sn);
+		if (t->conn == c && c->retained && t->kind == ISCSI_TASK_SCSI && !t->aborted) {
+			list_del(&t->entry);
+			list_add_tail(&t->entry, &c->tasks);
+			continue;
+		}
+		iscsi_task_release(t);
+	}
+}
+
+void iscsi_sess_task_readmit(struct iscsi_sess *s, struct iscsi_task *t)
+{
+	t->delivered = false;
+	if (sess_skip_take(s, t->cmd_sn)) {
+		iscsi_sess_order(s, t); /* its turn has not come: it waits again, or goes now */
+		return;
+	}
+	iscsi_task_deliver(t); /* its CmdSN was passed, as received, meanwhile */
+}
+
+void iscsi_sess_conn_gone(struct iscsi_sess *s, struct iscsi_conn *c)
+{
 	list_del(&c->sess_entry);
-	list_init(&c->sess_entry);
 	s->nr_conns--;
 	sess_tmf_forget(s, c);
 	if (c->retained) {
 		list_add_tail(&c->sess_entry, &s->retained);
 		s->nr_retained++;
+	} else {
+		sess_conn_dying(s, c);
 	}
-	list_for_each_entry_safe(t, tmp, &s->pending, entry) {
-		if (t->conn != c && s->nr_conns)
-			continue;
-		if (s->nr_conns)
-			sess_skip_add(s, t->cmd_sn);
-		iscsi_task_release(t);
-	}
+	sess_pending_drop(s, c);
 	if (s->nexus)
 		core_nexus_conn_del(s->nexus, c->cid);
 	if (!s->nr_conns && !s->nr_retained) {
@@ -586,6 +661,34 @@ int iscsi_sess_cmd_sn_check(struct iscsi_sess *s, uint32_t cmd_sn)
 void iscsi_sess_cmd_sn_advance(struct iscsi_sess *s)
 {
 	s->exp_cmd_sn++;
+}
+
+static void sess_deliver_msg(struct reactor_msg *m)
+{
+	struct iscsi_sess *s = container_of(m, struct iscsi_sess, deliver_msg);
+
+	s->deliver_armed = false;
+	iscsi_sess_deliver_pending(s);
+	iscsi_sess_put(s);
+}
+
+/*
+ * Called while the command's header is being received: what waited behind its CmdSN runs from
+ * a deferred call, never inside the receive path (a queued Logout could close this very
+ * connection).
+ */
+void iscsi_sess_cmd_sn_take(struct iscsi_sess *s, uint32_t cmd_sn)
+{
+	if (cmd_sn != s->exp_cmd_sn) {
+		sess_skip_add(s, cmd_sn); /* passed over when ExpCmdSN reaches it */
+		return;
+	}
+	s->exp_cmd_sn++;
+	if (s->deliver_armed || (list_empty(&s->pending) && !s->nr_skip))
+		return;
+	s->deliver_armed = true;
+	iscsi_sess_get(s);
+	reactor_defer(s->reactor, &s->deliver_msg, sess_deliver_msg);
 }
 
 void iscsi_sess_deliver_pending(struct iscsi_sess *s)

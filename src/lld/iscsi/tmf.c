@@ -278,14 +278,20 @@ static struct iscsi_task *tmf_task_move(struct iscsi_task *t, struct iscsi_conn 
 	return n;
 }
 
-/* The task continues on its new connection (after the TMF response). */
+/*
+ * The task continues on its new connection (after the TMF response). One that still waited
+ * for its CmdSN when its connection failed waits for it again, or goes now if it was passed.
+ */
 static void tmf_task_restart(struct iscsi_task *n)
 {
-	if (n->state == ISCSI_TASK_DATA) {
+	if (n->state == ISCSI_TASK_DATA || n->state == ISCSI_TASK_PENDING) {
 		n->r2t_active = false;
 		n->unsol_done = true;
 		n->exp_data_sn = 0;
-		iscsi_task_progress(n); /* R2T for what did not arrive, or execution */
+		if (n->state == ISCSI_TASK_PENDING)
+			iscsi_sess_task_readmit(n->conn->sess, n);
+		else
+			iscsi_task_progress(n); /* R2T for what did not arrive, or execution */
 		return;
 	}
 	iscsi_task_respond(n);

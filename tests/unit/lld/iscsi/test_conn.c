@@ -1082,6 +1082,117 @@ static void test_conn_mcs_join(void **state)
 	assert_int_equal(h->rsp[3], SAM_STAT_GOOD);
 }
 
+/* Logs in a session of two connections (MaxConnections=2): A's socket in *fd_a, h on B. */
+static uint16_t mcs_pair(struct h *h, int *fd_a)
+{
+	static const uint8_t tur[16];
+	uint16_t tsih;
+
+	login_normal(h, "MaxConnections=2\0\0");
+	tsih = get_be16(h->rsp + 14);
+	scsi_cmd(h, ISCSI_FLAG_FINAL, tur, 0, NULL, 0, 0x4ff, h->cmd_sn++); /* POWER ON UA */
+	recv_pdu(h);
+	*fd_a = h->fd;
+	h->fd = -1;
+	assert_int_equal(join_pdu(h, tsih, 1), ISCSI_LOGIN_OK);
+	return tsih;
+}
+
+static void abort_task_send(struct h *h, uint32_t itt, uint32_t rtt)
+{
+	uint8_t bhs[ISCSI_BHS_LEN];
+	struct iscsi_tmf_hdr *t = (struct iscsi_tmf_hdr *)bhs;
+
+	iscsi_bhs_init((struct iscsi_bhs *)bhs, ISCSI_OP_TMF_REQ | ISCSI_OP_IMMEDIATE,
+		       0x80 | ISCSI_TMF_ABORT_TASK, 0, itt);
+	iscsi_lun_encode(t->lun, 1);
+	put_be32(t->rtt, rtt);
+	put_be32(t->sn24, h->cmd_sn);
+	put_be32(t->sn32, h->cmd_sn - 1);
+	send_pdu(h, bhs, NULL, 0);
+}
+
+/*
+ * ABORT TASK on B for a task of A held in the core; A drops (not retained), then B drops and
+ * is freed before the task completes: the task must not keep B's TMF (freed with B).
+ */
+static void test_conn_mcs_tmf_of_freed_conn(void **state)
+{
+	struct h *h = *state;
+	uint8_t cdb[16] = { 0x35 };
+	struct iscsi_task *task;
+	int fd_a, fd_b;
+
+	mcs_pair(h, &fd_a);
+	fd_b = h->fd;
+	h->fd = fd_a; /* SYNCHRONIZE CACHE on A: held by the fake disk */
+	scsi_cmd(h, ISCSI_FLAG_FINAL, cdb, 0, NULL, 0, 0x20, h->cmd_sn++);
+	assert_non_null(parked);
+	task = container_of(parked, struct iscsi_task, cmd);
+	h->fd = fd_b; /* ABORT TASK on B waits for the task's completion */
+	abort_task_send(h, 0x21, 0x20);
+	assert_int_equal(recv_pdu_timeout(h, 50), -ETIMEDOUT);
+	assert_non_null(task->tmf);
+	close(fd_a); /* A drops (ERL 0: not retained); the core still holds its task */
+	for (int i = 0; i < 20; i++)
+		reactor_run_once(h->r, 1);
+	close(fd_b); /* then B, holding nothing in the core, drops and is freed */
+	h->fd = -1;
+	for (int i = 0; i < 200 && iscsi_lld_conn_count(h->lld) > 1; i++)
+		reactor_run_once(h->r, 1);
+	assert_int_equal(iscsi_lld_conn_count(h->lld), 1);
+	assert_null(task->tmf); /* A (alive until its task returns) no longer points into B */
+	core_cmd_good(parked);
+	core_cmd_done(parked);
+	parked = NULL;
+	for (int i = 0; i < 200 && iscsi_lld_conn_count(h->lld); i++)
+		reactor_run_once(h->r, 1);
+	assert_int_equal(iscsi_lld_conn_count(h->lld), 0);
+}
+
+/*
+ * The ITT of a task of A used again on B (§11.2.1.7: unique session-wide): Reject (Task in
+ * progress), A's task goes on, and the rejected command's CmdSN holds no later command.
+ */
+static void test_conn_mcs_itt_in_use(void **state)
+{
+	static const uint8_t tur[16];
+	struct h *h = *state;
+	uint8_t cdb[16] = { 0x35 };
+	int fd_a, fd_b;
+
+	mcs_pair(h, &fd_a);
+	fd_b = h->fd;
+	h->fd = fd_a;
+	scsi_cmd(h, ISCSI_FLAG_FINAL, cdb, 0, NULL, 0, 0x20, h->cmd_sn++);
+	assert_non_null(parked);
+	h->fd = fd_b;
+	/* a TEST UNIT READY waiting for the CmdSN the duplicate is about to use */
+	scsi_cmd(h, ISCSI_FLAG_FINAL, tur, 0, NULL, 0, 0x22, h->cmd_sn + 1);
+	assert_int_equal(recv_pdu_timeout(h, 50), -ETIMEDOUT);
+	scsi_cmd(h, ISCSI_FLAG_FINAL, tur, 0, NULL, 0, 0x20, h->cmd_sn);
+	h->cmd_sn += 2;
+	recv_pdu(h);
+	assert_int_equal(h->rsp[0], ISCSI_OP_REJECT);
+	assert_int_equal(h->rsp[2], ISCSI_REJECT_TASK_IN_PROG);
+	assert_int_equal(h->dlen, ISCSI_BHS_LEN);
+	assert_int_equal(get_be32(h->data + 16), 0x20); /* the rejected header comes back */
+	recv_pdu(h); /* its CmdSN counted as received: the waiting command ran */
+	assert_int_equal(h->rsp[0], ISCSI_OP_SCSI_RSP);
+	assert_int_equal(get_be32(h->rsp + 16), 0x22);
+	assert_int_equal(h->rsp[3], SAM_STAT_GOOD);
+	assert_int_equal(get_be32(h->rsp + 28), h->cmd_sn); /* ExpCmdSN passed both */
+	core_cmd_good(parked);
+	core_cmd_done(parked);
+	parked = NULL;
+	h->fd = fd_a;
+	recv_pdu(h);
+	assert_int_equal(h->rsp[0], ISCSI_OP_SCSI_RSP);
+	assert_int_equal(get_be32(h->rsp + 16), 0x20);
+	assert_int_equal(h->rsp[3], SAM_STAT_GOOD);
+	close(fd_b);
+}
+
 struct shutdown_arg {
 	struct iscsi_lld *lld;
 	atomic_bool done;
@@ -1206,6 +1317,8 @@ int main(void)
 		T(test_conn_abort_task_plugs_cmdsn_gap),
 		T(test_conn_session_reinstatement),
 		T(test_conn_mcs_join),
+		T(test_conn_mcs_tmf_of_freed_conn),
+		T(test_conn_mcs_itt_in_use),
 		T(test_conn_logout),
 		T(test_conn_shutdown_async_logout),
 		T(test_conn_erl1_recovery_r2t_and_status_snack),
