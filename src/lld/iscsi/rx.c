@@ -5,6 +5,9 @@
  * when a data segment is being received and the buffer is empty, one readv puts the rest of
  * the segment straight into its destination (a command buffer) and reads ahead behind it.
  *
+ * After a large data segment, reads ahead only up to the next header, so that the next
+ * segment (likely large too: a stream of big writes) also lands in its buffer uncopied.
+ *
  * Every wakeup parses at most ISCSI_RX_PDU_BUDGET PDUs; leftovers continue from a deferred
  * call so one initiator cannot starve the others on the reactor. Before a new PDU starts the
  * connection needs a free task and control PDUs; otherwise reading pauses until one returns.
@@ -17,6 +20,8 @@
 #include <unistd.h>
 
 #define RX_READ_BUDGET 16
+/* Data segments from this size on are received straight into their buffer (see rx_fill) */
+#define RX_LARGE_DSL (32u * 1024)
 
 void iscsi_rx_reset(struct iscsi_conn *c)
 {
@@ -31,6 +36,7 @@ void iscsi_rx_reset(struct iscsi_conn *c)
 	rx->hdr_have = 0;
 	rx->dst = NULL;
 	rx->task = NULL;
+	rx->large = false;
 }
 
 /* Copies up to want bytes of read-ahead into dst (NULL: drop them). Returns the count. */
@@ -254,6 +260,7 @@ static int rx_step(struct iscsi_conn *c)
 		if (rx->tail_have < rx->tail_need)
 			return 0;
 		ret = rx_pdu_done(c);
+		rx->large = rx->info.dsl >= RX_LARGE_DSL && rx->dst;
 		rx->state = ISCSI_RX_BHS;
 		rx->hdr_have = 0;
 		rx->dst = NULL;
@@ -261,6 +268,22 @@ static int rx_step(struct iscsi_conn *c)
 		return ret < 0 ? ret : 1;
 	}
 	return -EINVAL;
+}
+
+/* Bytes to read ahead in large mode: this PDU's tail (when reading its data) and a header. */
+static size_t rx_ahead_len(const struct iscsi_conn *c, bool in_data)
+{
+	return (in_data ? c->rx.tail_need : 0) + ISCSI_BHS_LEN + (c->hdigest ? ISCSI_DIGEST_LEN : 0);
+}
+
+/* Read ahead little: while receiving a large segment directly, or before the header after one. */
+static bool rx_ahead_small(const struct iscsi_conn *c, bool in_data)
+{
+	const struct iscsi_rx *rx = &c->rx;
+
+	if (in_data)
+		return rx->info.dsl >= RX_LARGE_DSL;
+	return rx->large && rx->state == ISCSI_RX_BHS && rx->hdr_have == 0;
 }
 
 /*
@@ -290,6 +313,8 @@ static ssize_t rx_fill(struct iscsi_conn *c, bool *drained)
 	}
 	iov[n].iov_base = rx->buf + rx->end;
 	iov[n++].iov_len = rx->buf_cap - rx->end;
+	if (rx_ahead_small(c, n == 2))
+		iov[n - 1].iov_len = MIN(iov[n - 1].iov_len, rx_ahead_len(c, n == 2));
 	for (int i = 0; i < n; i++)
 		want += iov[i].iov_len;
 	got = c->xport->recv(c, iov, n);

@@ -1295,6 +1295,111 @@ static void test_conn_erl1_recovery_r2t_and_status_snack(void **state)
 	free(buf);
 }
 
+/* ---- receive path: big data segments land in their buffer, not in the read-ahead ---- */
+
+static struct {
+	uint64_t calls;
+	uint64_t ahead_bytes;    /* bytes that landed in the read-ahead buffer */
+} rxc;
+
+/* The TCP transport, counting what each readv put in the read-ahead buffer (its last iov). */
+static ssize_t counting_recv(struct iscsi_conn *c, const struct iovec *iov, int n)
+{
+	ssize_t got = iscsi_xport_tcp.recv(c, iov, n);
+
+	rxc.calls++;
+	if (got > 0)
+		rxc.ahead_bytes += (uint64_t)got - MIN((size_t)got, n == 2 ? iov[0].iov_len : 0);
+	return got;
+}
+
+static struct iscsi_conn *h_first_conn(struct h *h)
+{
+	struct iscsi_sess *s = list_first_entry(&h->lld->sessions, struct iscsi_sess, entry);
+
+	return list_first_entry(&s->conns, struct iscsi_conn, sess_entry);
+}
+
+/* Appends a WRITE(10) of len bytes with all of its data immediate to a byte stream. */
+static size_t stream_write(struct h *h, uint8_t *out, uint32_t lba, const uint8_t *data,
+			   uint32_t len, uint32_t itt)
+{
+	uint8_t *bhs = out, cdb[16];
+	struct iscsi_scsi_cmd_hdr *c = (struct iscsi_scsi_cmd_hdr *)bhs;
+	uint32_t crc, padlen = iscsi_pad_len(len);
+	size_t n = ISCSI_BHS_LEN;
+
+	cdb10(cdb, 0x2a, lba, (uint16_t)(len / 512));
+	iscsi_bhs_init((struct iscsi_bhs *)bhs, ISCSI_OP_SCSI_CMD,
+		       ISCSI_CMD_WRITE | ISCSI_FLAG_FINAL | 1, 0, itt);
+	iscsi_lun_encode(c->lun, 1);
+	put_be32(c->edtl, len);
+	put_be32(c->cmd_sn, h->cmd_sn++);
+	put_be32(c->exp_stat_sn, h->exp_stat_sn);
+	memcpy(c->cdb, cdb, 10);
+	put_be24(bhs + 5, len);
+	iscsi_digest_put(out + n, iscsi_digest(bhs, ISCSI_BHS_LEN));
+	n += 4;
+	memcpy(out + n, data, len);
+	memset(out + n + len, 0, padlen);
+	crc = crc32c(crc32c(0, data, len), out + n + len, padlen);
+	n += len + padlen;
+	iscsi_digest_put(out + n, crc);
+	return n + 4;
+}
+
+static void send_stream(struct h *h, const uint8_t *p, size_t len)
+{
+	while (len) {
+		ssize_t n = send(h->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0) {
+			assert_int_equal(errno, EAGAIN);
+			pump(h, 1);
+			continue;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	pump(h, 3);
+}
+
+static void test_conn_rx_large_segments_skip_read_ahead(void **state)
+{
+	enum { NR = 4, LEN = 40960, SMALL = 4096 };
+	struct h *h = *state;
+	uint8_t *data = malloc(NR * LEN + SMALL), *stream = malloc(NR * (LEN + 64) + SMALL + 64);
+	struct iscsi_conn *c;
+	size_t n = 0;
+
+	for (uint32_t i = 0; i < NR * LEN + SMALL; i++)
+		data[i] = (uint8_t)(i * 13 + 5);
+	login_ready(h, "HeaderDigest=CRC32C\0DataDigest=CRC32C\0InitialR2T=No\0"
+			"ImmediateData=Yes\0FirstBurstLength=65536\0MaxBurstLength=65536\0\0");
+	c = h_first_conn(h);
+	c->xport = &(struct iscsi_xport){ .name = "counting", .setup = iscsi_xport_tcp.setup,
+					  .recv = counting_recv, .send = iscsi_xport_tcp.send,
+					  .close = iscsi_xport_tcp.close };
+	memset(&rxc, 0, sizeof(rxc));
+	for (uint32_t i = 0; i < NR; i++)
+		n += stream_write(h, stream + n, 16 + i * (LEN / 512), data + i * LEN, LEN,
+				  0x40 + i);
+	n += stream_write(h, stream + n, 16 + NR * (LEN / 512), data + NR * LEN, SMALL, 0x40 + NR);
+	send_stream(h, stream, n);
+	for (uint32_t i = 0; i <= NR; i++) {
+		recv_pdu(h);
+		assert_int_equal(h->rsp[0], ISCSI_OP_SCSI_RSP);
+		assert_int_equal(h->rsp[3], SAM_STAT_GOOD);
+	}
+	assert_memory_equal(disk + 16 * 512, data, NR * LEN + SMALL);
+	/* the first segment may come through the read-ahead; after it, only headers,
+	 * digests and the small write's data do */
+	assert_true(rxc.ahead_bytes <= 65536 + NR * 128 + SMALL);
+	c->xport = &iscsi_xport_tcp;
+	free(stream);
+	free(data);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, h_setup, h_teardown)
@@ -1322,6 +1427,7 @@ int main(void)
 		T(test_conn_logout),
 		T(test_conn_shutdown_async_logout),
 		T(test_conn_erl1_recovery_r2t_and_status_snack),
+		T(test_conn_rx_large_segments_skip_read_ahead),
 	};
 
 	log_setup("test_conn", true, LOG_LVL_WARN);
