@@ -279,6 +279,9 @@ struct core_devtype {
 	void (*lu_fini)(struct core_lu *lu);
 	/* Applies one --params key the core does not know. 0, -ENOENT (unknown key), -EINVAL. */
 	int (*lu_config)(struct core_lu *lu, const char *key, const char *value);
+	/* The lu_config keys a targets.conf "params" line may carry, NULL-terminated (the line
+	 * becomes an update sent once the LU exists); NULL: none. */
+	const char *const *config_keys;
 	/* Executes cmd; ends with core_cmd_done(cmd), now or later. */
 	void (*cmd_exec)(struct scsi_cmd *cmd);
 	/* LOGICAL UNIT RESET: drop device-type state the reset clears (SPC-2 reservations).

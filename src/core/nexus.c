@@ -239,15 +239,8 @@ static void nexus_prevent_release(struct core_nexus *n)
 	if (!n->prevent_words)
 		return;
 	pthread_rwlock_rdlock(&n->tgt->lock);
-	list_for_each_entry(lu, &n->tgt->luns, entry) {
-		bool changed;
-
-		pthread_mutex_lock(&n->lock);
-		changed = prevent_bit_update(n, lu->lun, false);
-		pthread_mutex_unlock(&n->lock);
-		if (changed)
-			lu_prevent_account(lu, false);
-	}
+	list_for_each_entry(lu, &n->tgt->luns, entry)
+		core_lu_prevent_set(lu, n, false);
 	pthread_rwlock_unlock(&n->tgt->lock);
 }
 

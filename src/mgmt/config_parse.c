@@ -87,32 +87,10 @@ static int cfg_ident(struct cfg_parser *p, const char *key, const char *value, s
 	return 0;
 }
 
-/* LU parameters a file may set, with how their value is checked (max: ident width). */
-static const struct cfg_param {
-	const char *key;
-	char kind; /* 's' identity string, 'b' boolean, 'n' number */
-	unsigned int max;
-} cfg_params[] = {
-        {"vendor_id", 's', 8},   {"product_id", 's', 16},  {"product_rev", 's', 4},
-        {"scsi_id", 's', 24},    {"scsi_sn", 's', 36},     {"readonly", 'b', 0},
-        {"removable", 'b', 0},   {"online", 'b', 0},       {"thin_provisioning", 'b', 0},
-        {"write_cache", 'b', 0}, {"sense_format", 'n', 1}, {"rotation_rate", 'n', 65535},
-};
-
-static const struct cfg_param *cfg_param_find(const char *key)
-{
-	size_t i;
-
-	for (i = 0; i < ARRAY_SIZE(cfg_params); i++)
-		if (!strcmp(cfg_params[i].key, key))
-			return &cfg_params[i];
-	return NULL;
-}
-
 /* Checks one LU parameter and stores it (normalised) into the object's "params". */
 static int cfg_param_set(struct cfg_parser *p, json_t *obj, const char *key, const char *value)
 {
-	const struct cfg_param *cp = cfg_param_find(key);
+	const struct mgmt_lu_key *cp = mgmt_lu_key_find(key);
 	json_t *params = json_object_get(obj, "params");
 	uint64_t n;
 	int rc;
@@ -152,23 +130,20 @@ static bool cfg_vars_ok(const char *s)
 }
 
 /*
- * Device-type --params keys (scsi/smc.c and scsi/sbc.c lu_config): a line naming one is an
- * update the device type checks when it runs. Listed here so that any other key is still a
- * line-numbered parse error and a bad file changes nothing.
+ * Whether key is a device-type --params key (the config_keys of a registered device type): a
+ * line naming one is an update the device type checks when it runs. Any other key is still a
+ * line-numbered parse error, and a bad file changes nothing.
  */
-static const char *const cfg_devtype_keys[] = {
-        "element_type", "start_address", "quantity", "address",      "tid",
-        "lun",          "sides",         "clear_slot", "barcode",    "volume_tag",
-        "media_home",   "sanitize_rate", "physical_block_size",
-};
-
-static bool cfg_devtype_key(const char *key)
+static bool cfg_devtype_key(const struct cfg_parser *p, const char *key)
 {
-	size_t i;
+	const struct core_devtype *dt;
+	const char *const *k;
+	unsigned int i;
 
-	for (i = 0; i < ARRAY_SIZE(cfg_devtype_keys); i++)
-		if (!strcmp(cfg_devtype_keys[i], key))
-			return true;
+	for (i = 0; (dt = core_devtype_at(p->srv->root, i)); i++)
+		for (k = dt->config_keys; k && *k; k++)
+			if (!strcmp(*k, key))
+				return true;
 	return false;
 }
 
@@ -178,7 +153,7 @@ static bool cfg_devtype_key(const char *key)
  * update` after the LU is created, as tgt-admin does; it is never compared with the live
  * state (the dump replays it).
  */
-static bool cfg_params_is_update(const char *value)
+static bool cfg_params_is_update(const struct cfg_parser *p, const char *value)
 {
 	char buf[CFG_LINE_MAX];
 	char *save = NULL;
@@ -192,7 +167,7 @@ static bool cfg_params_is_update(const char *value)
 		eq = strchr(tok, '=');
 		if (eq)
 			*eq = '\0';
-		if (eq && cfg_devtype_key(tok))
+		if (eq && cfg_devtype_key(p, tok))
 			return true;
 	}
 	return false;
@@ -222,7 +197,7 @@ static int cfg_params_update(struct cfg_parser *p, json_t *obj, const char *valu
 		    strlen(eq + 1) > MGMT_LEN_VALUE)
 			return cfg_error(p, "params: expected key=value, got '%.64s'", tok);
 		*eq = '\0';
-		if (!cfg_devtype_key(tok) && !cfg_param_find(tok))
+		if (!cfg_devtype_key(p, tok) && !mgmt_lu_key_find(tok))
 			return cfg_error(p, "unknown logical unit parameter '%.64s'", tok);
 	}
 	if (!ups) {
@@ -246,7 +221,7 @@ static int cfg_params_list(struct cfg_parser *p, json_t *obj, const char *value)
 	char *eq;
 	int rc;
 
-	if (cfg_params_is_update(value))
+	if (cfg_params_is_update(p, value))
 		return cfg_params_update(p, obj, value);
 	str_copy(buf, value, sizeof(buf));
 	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {

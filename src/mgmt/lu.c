@@ -186,19 +186,27 @@ void mgmt_lu_update(struct mgmt_server *srv, const struct mgmt_req *req, struct 
 
 /* ---- device-type --params history (mgmt_int.h) ---- */
 
-bool mgmt_lu_key_is_core(const char *key)
+static const struct mgmt_lu_key mgmt_lu_keys[] = {
+	{ "vendor_id", 's', 8 },   { "product_id", 's', 16 },  { "product_rev", 's', 4 },
+	{ "scsi_id", 's', 24 },    { "scsi_sn", 's', 36 },     { "readonly", 'b', 0 },
+	{ "removable", 'b', 0 },   { "online", 'b', 0 },       { "thin_provisioning", 'b', 0 },
+	{ "write_cache", 'b', 0 }, { "sense_format", 'n', 1 }, { "rotation_rate", 'n', 65535 },
+};
+
+const struct mgmt_lu_key *mgmt_lu_key_find(const char *key)
 {
-	static const char *const keys[] = {
-		"vendor_id", "product_id", "product_rev", "scsi_id", "scsi_sn", "readonly",
-		"removable", "online", "thin_provisioning", "sense_format", "rotation_rate",
-		"write_cache", "path",
-	};
 	size_t i;
 
-	for (i = 0; i < ARRAY_SIZE(keys); i++)
-		if (!strcmp(key, keys[i]))
-			return true;
-	return false;
+	for (i = 0; i < ARRAY_SIZE(mgmt_lu_keys); i++)
+		if (!strcmp(mgmt_lu_keys[i].key, key))
+			return &mgmt_lu_keys[i];
+	return NULL;
+}
+
+/* The core's keys, and a cd's path (the LU block's backing store already says it). */
+bool mgmt_lu_key_is_core(const char *key)
+{
+	return mgmt_lu_key_find(key) || !strcmp(key, "path");
 }
 
 struct mgmt_hist_line {

@@ -174,6 +174,15 @@ void mgmt_account_unbind(struct mgmt_server *srv, const struct mgmt_req *req,
  * the dump replays them as `params` lines. At most MGMT_LU_UPDATES_MAX lines per LU.
  */
 #define MGMT_LU_UPDATES_MAX 4096
+/* An LU parameter the core owns (core_lu_config), with how a targets.conf value is checked. */
+struct mgmt_lu_key {
+	const char *key;
+	char kind;                     /* 's' identity string, 'b' boolean, 'n' number */
+	unsigned int max;              /* 's': at most max characters; 'n': at most max */
+};
+
+/* The core's LU parameter named key, or NULL. */
+const struct mgmt_lu_key *mgmt_lu_key_find(const char *key);
 /* Whether key is an LU parameter the core owns (dumped from the live LU, not the history). */
 bool mgmt_lu_key_is_core(const char *key);
 void mgmt_lu_history_record(struct mgmt_server *srv, uint32_t tid, uint64_t lun,

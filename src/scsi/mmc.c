@@ -543,31 +543,7 @@ static enum scsi_exec mmc_start_stop(struct scsi_cmd *cmd, const struct scsi_typ
 	return SCSI_EXEC_DONE;
 }
 
-static enum scsi_exec mmc_prevent_allow(struct scsi_cmd *cmd, const struct scsi_type *t)
-{
-	(void)t;
-	core_lu_prevent_set(cmd->lu, cmd->nexus, cmd->cdb[4] & 0x01);
-	core_cmd_good(cmd);
-	return SCSI_EXEC_DONE;
-}
-
-static enum scsi_exec mmc_good(struct scsi_cmd *cmd, const struct scsi_type *t)
-{
-	(void)t;
-	core_cmd_good(cmd);
-	return SCSI_EXEC_DONE;
-}
-
 /* ---- mode pages ---- */
-
-static void mmc_mode_rw_recovery(const struct core_lu *lu, enum scsi_mode_pc pc, uint8_t *p)
-{
-	(void)lu;
-	(void)pc;
-	memset(p, 0, 12);
-	p[0] = 0x01;
-	p[1] = 0x0a;
-}
 
 /* CD/DVD Capabilities and Mechanical Status (MMC-3 §5.5.10, legacy page sr reads). */
 static void mmc_mode_capabilities(const struct core_lu *lu, enum scsi_mode_pc pc, uint8_t *p)
@@ -597,7 +573,7 @@ static void mmc_mode_capabilities(const struct core_lu *lu, enum scsi_mode_pc pc
 static const struct scsi_op mmc_ops[SCSI_NR_OPCODES] = {
 	SCSI_OPS_SPC,
 	MMC_OP(0x1b, mmc_start_stop, NONE, 6, MMC_NM, "START STOP UNIT", 0x01, 0, 0, 0xf3, 0),
-	MMC_OP(0x1e, mmc_prevent_allow, NONE, 6, MMC_NM, "PREVENT ALLOW MEDIUM REMOVAL",
+	MMC_OP(0x1e, spc_prevent_allow, NONE, 6, MMC_NM, "PREVENT ALLOW MEDIUM REMOVAL",
 	       0, 0, 0, 0x03, 0),
 	MMC_OP(0x25, mmc_read_capacity, READ, 10, 0, "READ CAPACITY", 0, 0xff, 0xff, 0xff, 0xff,
 	       0, 0, 0x01, 0),
@@ -611,9 +587,9 @@ static const struct scsi_op mmc_ops[SCSI_NR_OPCODES] = {
 	       0xff, 0xff, 0xff, 0xff, 0xff, 0x80, 0),
 	MMC_OP(0x35, mmc_sync_cache, NONE, 10, 0, "SYNCHRONIZE CACHE", 0x02, 0xff, 0xff, 0xff,
 	       0xff, 0, 0xff, 0xff, 0),
-	MMC_OP(0x53, mmc_good, NONE, 10, SCSI_OPF_WRITES, "RESERVE TRACK", 0x01, 0xff, 0xff,
+	MMC_OP(0x53, spc_good, NONE, 10, SCSI_OPF_WRITES, "RESERVE TRACK", 0x01, 0xff, 0xff,
 	       0xff, 0xff, 0xff, 0xff, 0xff, 0),
-	MMC_OP(0x5b, mmc_good, NONE, 10, SCSI_OPF_WRITES, "CLOSE TRACK/SESSION", 0x01, 0x07, 0,
+	MMC_OP(0x5b, spc_good, NONE, 10, SCSI_OPF_WRITES, "CLOSE TRACK/SESSION", 0x01, 0x07, 0,
 	       0, 0xff, 0xff, 0, 0, 0),
 	MMC_OP(0x43, mmc_read_toc, READ, 10, 0, "READ TOC/PMA/ATIP", 0x02, 0x0f, 0, 0, 0, 0xff,
 	       0xff, 0xff, 0),
@@ -625,7 +601,7 @@ static const struct scsi_op mmc_ops[SCSI_NR_OPCODES] = {
 	       0, 0xff, 0xff, 0),
 	MMC_OP(0x52, mmc_read_track_info, READ, 10, 0, "READ TRACK INFORMATION", 0x03, 0xff,
 	       0xff, 0xff, 0xff, 0, 0xff, 0xff, 0),
-	MMC_OP(0xbb, mmc_good, NONE, 12, MMC_NM, "SET CD SPEED", 0x03, 0xff, 0xff, 0xff, 0xff,
+	MMC_OP(0xbb, spc_good, NONE, 12, MMC_NM, "SET CD SPEED", 0x03, 0xff, 0xff, 0xff, 0xff,
 	       0, 0, 0, 0, 0),
 	MMC_OP(0xbd, mmc_mechanism_status, READ, 12, MMC_NM, "MECHANISM STATUS", 0, 0, 0, 0, 0,
 	       0, 0, 0xff, 0xff, 0),
@@ -654,7 +630,7 @@ static const struct scsi_vpd mmc_vpd[] = {
 static const uint16_t mmc_versions[] = { 0x00a0, 0x0960, 0x0460, 0x04e0 };
 
 static const struct scsi_mode_page mmc_modes[] = {
-	{ 0x01, 0, 12, mmc_mode_rw_recovery, NULL },
+	{ 0x01, 0, 12, spc_mode_rw_recovery, NULL },
 	{ 0x2a, 0, 22, mmc_mode_capabilities, NULL },
 };
 

@@ -73,6 +73,15 @@ static uint32_t mode_pages_put(const struct scsi_cmd *cmd, const struct scsi_typ
 	return off;
 }
 
+void spc_mode_rw_recovery(const struct core_lu *lu, enum scsi_mode_pc pc, uint8_t *p)
+{
+	(void)lu;
+	(void)pc;
+	memset(p, 0, 12);
+	p[0] = 0x01;
+	p[1] = 0x0a;
+}
+
 enum scsi_exec spc_mode_sense(struct scsi_cmd *cmd, const struct scsi_type *t)
 {
 	const struct core_lu *lu = cmd->lu;

@@ -65,21 +65,30 @@ static uint64_t osd_name_id(const char *name, char c)
 
 typedef int (*osd_scan_fn)(struct osd_store *s, uint64_t id, void *arg);
 
+/* Opens directory dir (relative to the root) for reading; 0 or -errno. */
+static int osd_opendir(struct osd_store *s, const char *dir, DIR **d)
+{
+	int fd = openat(s->root_fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	*d = fdopendir(fd);
+	if (!*d) {
+		close(fd);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 /* Calls fn for every id named "<c><hex>" in directory dir (relative to the root). */
 static int osd_scan(struct osd_store *s, const char *dir, char c, osd_scan_fn fn, void *arg)
 {
 	struct dirent *de;
-	DIR *d;
-	int fd, ret = 0;
+	DIR *d = NULL;
+	int ret = osd_opendir(s, dir, &d);
 
-	fd = openat(s->root_fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -ENOMEM;
-	}
+	if (ret)
+		return ret;
 	while (!ret && (de = readdir(d))) {
 		uint64_t id = osd_name_id(de->d_name, c);
 
@@ -313,17 +322,11 @@ static int osd_part_sweep(struct osd_store *s, const char *dir)
 {
 	char name[OSD_NAME_MAX * 2];
 	struct dirent *de;
-	DIR *d;
-	int fd;
+	DIR *d = NULL;
+	int ret = osd_opendir(s, dir, &d);
 
-	fd = openat(s->root_fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -ENOMEM;
-	}
+	if (ret)
+		return ret;
 	while ((de = readdir(d))) {
 		if (de->d_name[0] == '.' || strlen(de->d_name) >= OSD_NAME_MAX)
 			continue;

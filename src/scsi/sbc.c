@@ -1287,18 +1287,30 @@ static enum scsi_exec sbc_prevent_allow(struct scsi_cmd *cmd, const struct scsi_
 
 /* ---- VPD pages ---- */
 
+/*
+ * Starts a VPD page of len bytes, header included, in p: zeroed, with the peripheral device
+ * type, the page code and the page length. false when size has no room for it.
+ */
+static bool sbc_vpd_start(const struct scsi_type *t, uint8_t page, uint16_t len, uint8_t *p,
+			  uint32_t size)
+{
+	if (size < len)
+		return false;
+	memset(p, 0, len);
+	p[0] = t->pdt;
+	p[1] = page;
+	put_be16(&p[2], (uint16_t)(len - 4));
+	return true;
+}
+
 /* Block Limits (SBC-3): no COMPARE AND WRITE or WRITE SAME; UNMAP limits when thin. */
 static uint32_t sbc_vpd_block_limits(const struct scsi_cmd *cmd, const struct scsi_type *t,
 				     uint8_t *p, uint32_t size)
 {
 	const struct core_lu *lu = cmd->lu;
 
-	if (size < 64)
+	if (!sbc_vpd_start(t, 0xb0, 64, p, size))
 		return 0;
-	memset(p, 0, 64);
-	p[0] = t->pdt;
-	p[1] = 0xb0;
-	put_be16(&p[2], 0x3c);
 	put_be16(&p[6], (uint16_t)sbc_granularity(lu));         /* OPTIMAL XFER GRANULARITY */
 	p[5] = (uint8_t)(SBC_CAW_MAX_BYTES >> lu->block_shift);   /* MAX COMPARE AND WRITE */
 	put_be32(&p[8], SCSI_MAX_XFER_BYTES >> lu->block_shift);  /* MAXIMUM TRANSFER LENGTH */
@@ -1318,12 +1330,8 @@ static uint32_t sbc_vpd_block_limits(const struct scsi_cmd *cmd, const struct sc
 static uint32_t sbc_vpd_characteristics(const struct scsi_cmd *cmd, const struct scsi_type *t,
 					uint8_t *p, uint32_t size)
 {
-	if (size < 64)
+	if (!sbc_vpd_start(t, 0xb1, 64, p, size))
 		return 0;
-	memset(p, 0, 64);
-	p[0] = t->pdt;
-	p[1] = 0xb1;
-	put_be16(&p[2], 0x3c);
 	put_be16(&p[4], cmd->lu->rotation_rate);
 	/* WABEREQ 01b, WACEREQ 01b (the erases exist on thin LUs only): erased blocks read back */
 	p[7] = cmd->lu->thin ? 0x40 | 0x10 : 0;
@@ -1338,12 +1346,8 @@ static uint32_t sbc_vpd_characteristics(const struct scsi_cmd *cmd, const struct
 static uint32_t sbc_vpd_provisioning(const struct scsi_cmd *cmd, const struct scsi_type *t,
 				     uint8_t *p, uint32_t size)
 {
-	if (size < 8)
+	if (!sbc_vpd_start(t, 0xb2, 8, p, size))
 		return 0;
-	memset(p, 0, 8);
-	p[0] = t->pdt;
-	p[1] = 0xb2;
-	put_be16(&p[2], 4);
 	if (cmd->lu->thin) {
 		p[5] = 0x80 | 0x40 | 0x20 | 0x04; /* LBPU, LBPWS, LBPWS10, LBPRZ */
 		p[6] = 0x02;
@@ -1352,16 +1356,6 @@ static uint32_t sbc_vpd_provisioning(const struct scsi_cmd *cmd, const struct sc
 }
 
 /* ---- mode pages ---- */
-
-/* Read-Write Error Recovery (SBC-3): no retries or reallocation to control. */
-static void sbc_mode_rw_recovery(const struct core_lu *lu, enum scsi_mode_pc pc, uint8_t *p)
-{
-	(void)lu;
-	(void)pc;
-	memset(p, 0, 12);
-	p[0] = 0x01;
-	p[1] = 0x0a;
-}
 
 /* Caching (SBC-3): WCE, on by default, changeable. */
 static void sbc_mode_caching(const struct core_lu *lu, enum scsi_mode_pc pc, uint8_t *p)
@@ -1606,7 +1600,7 @@ static const struct scsi_vpd sbc_vpd[] = {
 static const uint16_t sbc_versions[] = { 0x00a0, 0x0960, 0x0460, 0x04c0 };
 
 static const struct scsi_mode_page sbc_modes[] = {
-	{ 0x01, 0, 12, sbc_mode_rw_recovery, NULL },
+	{ 0x01, 0, 12, spc_mode_rw_recovery, NULL },
 	{ 0x08, 0, 20, sbc_mode_caching, sbc_mode_caching_apply },
 	{ 0x0a, 0, 12, sbc_mode_control, sbc_mode_control_apply },
 };
@@ -1668,6 +1662,8 @@ static void sbc_lu_fini(struct core_lu *lu)
 	lu->dt_priv = NULL;
 }
 
+static const char *const sbc_config_keys[] = { "sanitize_rate", "physical_block_size", NULL };
+
 /* Device-type parameters: physical_block_size (a power-of-two multiple of the block size,
  * reported as LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT); sanitize_rate (MiB/s of a SANITIZE
  * OVERWRITE, 0 unpaced; read when a sanitize starts). */
@@ -1714,6 +1710,7 @@ const struct core_devtype scsi_disk = {
 	.lu_init = sbc_lu_init,
 	.lu_fini = sbc_lu_fini,
 	.lu_config = sbc_lu_config,
+	.config_keys = sbc_config_keys,
 	.cmd_exec = sbc_cmd_exec,
 	.lu_reset = sbc_lu_reset,
 };

@@ -219,7 +219,8 @@ void scsi_put_ascii(uint8_t *dst, const char *s, size_t n);
 /* Identity defaults shared by disk and controller: scsi_id, scsi_sn, naa_id. */
 void scsi_lu_identity_init(struct core_lu *lu, const char *vendor, const char *product);
 
-enum scsi_exec spc_test_unit_ready(struct scsi_cmd *cmd, const struct scsi_type *t);
+enum scsi_exec spc_good(struct scsi_cmd *cmd, const struct scsi_type *t);
+enum scsi_exec spc_prevent_allow(struct scsi_cmd *cmd, const struct scsi_type *t);
 enum scsi_exec spc_request_sense(struct scsi_cmd *cmd, const struct scsi_type *t);
 enum scsi_exec spc_inquiry(struct scsi_cmd *cmd, const struct scsi_type *t);
 enum scsi_exec spc_report_luns(struct scsi_cmd *cmd, const struct scsi_type *t);
@@ -237,7 +238,7 @@ uint32_t spc_vpd_devid(const struct scsi_cmd *cmd, const struct scsi_type *t, ui
  * table (usage data per SPC-4: INQUIRY EVPD, REQUEST SENSE DESC, REPORT LUNS SELECT REPORT).
  */
 #define SCSI_OPS_SPC                                                                              \
-	[SCSI_OP_TEST_UNIT_READY] = { .fn = spc_test_unit_ready, .cdb_len = 6,                    \
+	[SCSI_OP_TEST_UNIT_READY] = { .fn = spc_good, .cdb_len = 6,                               \
 				      .dir = SCSI_DIR_NONE, .name = "TEST UNIT READY",            \
 				      .flags = SCSI_OPF_PR_OK,                                    \
 				      .usage = { 0x00, 0, 0, 0, 0, 0 } },                         \
@@ -462,5 +463,7 @@ uint8_t scsi_sanitize_sense(const struct core_lu *lu, bool desc, uint8_t *out);
 
 enum scsi_exec spc_mode_sense(struct scsi_cmd *cmd, const struct scsi_type *t);
 enum scsi_exec spc_mode_select(struct scsi_cmd *cmd, const struct scsi_type *t);
+/* Read-Write Error Recovery page (0x01): no retries or reallocation to control. */
+void spc_mode_rw_recovery(const struct core_lu *lu, enum scsi_mode_pc pc, uint8_t *p);
 
 #endif

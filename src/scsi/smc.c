@@ -194,22 +194,6 @@ static enum scsi_exec smc_position(struct scsi_cmd *cmd, const struct scsi_type 
 	return SCSI_EXEC_DONE;
 }
 
-/* INITIALIZE ELEMENT STATUS (WITH RANGE): our inventory is always exact. */
-static enum scsi_exec smc_init_status(struct scsi_cmd *cmd, const struct scsi_type *t)
-{
-	(void)t;
-	core_cmd_good(cmd);
-	return SCSI_EXEC_DONE;
-}
-
-static enum scsi_exec smc_prevent_allow(struct scsi_cmd *cmd, const struct scsi_type *t)
-{
-	(void)t;
-	core_lu_prevent_set(cmd->lu, cmd->nexus, cmd->cdb[4] & 0x01);
-	core_cmd_good(cmd);
-	return SCSI_EXEC_DONE;
-}
-
 /* ---- READ ELEMENT STATUS (SMC-3 §6.12) ---- */
 
 struct smc_res {
@@ -363,13 +347,14 @@ static void smc_mode_capabilities(const struct core_lu *lu, enum scsi_mode_pc pc
 /* clang-format off */
 static const struct scsi_op smc_ops[SCSI_NR_OPCODES] = {
 	SCSI_OPS_SPC,
-	SMC_OP(0x07, smc_init_status, NONE, 6, SMC_NM, "INITIALIZE ELEMENT STATUS", SMC_LUN, 0, 0,
+	/* INITIALIZE ELEMENT STATUS (WITH RANGE): the inventory is always exact */
+	SMC_OP(0x07, spc_good, NONE, 6, SMC_NM, "INITIALIZE ELEMENT STATUS", SMC_LUN, 0, 0,
 	       0, 0),
-	SMC_OP(0x1e, smc_prevent_allow, NONE, 6, SMC_NM, "PREVENT ALLOW MEDIUM REMOVAL", SMC_LUN,
+	SMC_OP(0x1e, spc_prevent_allow, NONE, 6, SMC_NM, "PREVENT ALLOW MEDIUM REMOVAL", SMC_LUN,
 	       0, 0, 0x03, 0),
 	SMC_OP(0x2b, smc_position, NONE, 10, SMC_NM, "POSITION TO ELEMENT", SMC_LUN, 0xff, 0xff, 0xff,
 	       0xff, 0, 0, 0x01, 0),
-	SMC_OP(0x37, smc_init_status, NONE, 10, SMC_NM, "INITIALIZE ELEMENT STATUS WITH RANGE",
+	SMC_OP(0x37, spc_good, NONE, 10, SMC_NM, "INITIALIZE ELEMENT STATUS WITH RANGE",
 	       SMC_LUN | 0x03, 0xff, 0xff, 0, 0, 0xff, 0xff, 0, 0),
 	SMC_OP(0xa5, smc_move_medium, NONE, 12, SMC_NM, "MOVE MEDIUM", SMC_LUN, 0xff, 0xff, 0xff, 0xff,
 	       0xff, 0xff, 0, 0, 0, 0),
@@ -518,17 +503,21 @@ static int smc_config_num(struct core_lu *lu, struct smc_lu *s, const char *key,
 	return -ENOENT;
 }
 
+/* tgt's changer --params keys: the strings, then the numbers smc_config_num takes. */
+static const char *const smc_config_keys[] = {
+	"barcode", "volume_tag", "media_home", "element_type", "start_address", "quantity",
+	"address", "tid", "lun", "sides", "clear_slot", NULL,
+};
+
+/* A changer key, or tgt's "dump" (accepted and ignored, not a config-file key). */
 static bool smc_key_known(const char *key)
 {
-	static const char *const keys[] = { "element_type", "start_address", "quantity",
-					     "address", "tid", "lun", "sides", "clear_slot",
-					     "dump" };
-	unsigned int i;
+	const char *const *k;
 
-	for (i = 0; i < ARRAY_SIZE(keys); i++)
-		if (!strcmp(key, keys[i]))
+	for (k = smc_config_keys; *k; k++)
+		if (!strcmp(key, *k))
 			return true;
-	return false;
+	return !strcmp(key, "dump");
 }
 
 static int smc_lu_config(struct core_lu *lu, const char *key, const char *value)
@@ -595,5 +584,6 @@ const struct core_devtype scsi_changer = {
 	.lu_init = smc_lu_init,
 	.lu_fini = smc_lu_fini,
 	.lu_config = smc_lu_config,
+	.config_keys = smc_config_keys,
 	.cmd_exec = smc_cmd_exec,
 };

@@ -77,11 +77,24 @@ void scsi_lu_identity_init(struct core_lu *lu, const char *vendor, const char *p
 		lu->naa_id = (((uint64_t)tid << 16) | (lu->lun & 0xffff)) & ((1ull << 36) - 1);
 }
 
-/* ---- TEST UNIT READY, REQUEST SENSE ---- */
+/* ---- TEST UNIT READY, REQUEST SENSE, PREVENT ALLOW MEDIUM REMOVAL ---- */
 
-enum scsi_exec spc_test_unit_ready(struct scsi_cmd *cmd, const struct scsi_type *t)
+/*
+ * GOOD with nothing left to do: TEST UNIT READY (the dispatcher has checked readiness) and
+ * commands whose effect the emulation has by construction.
+ */
+enum scsi_exec spc_good(struct scsi_cmd *cmd, const struct scsi_type *t)
 {
 	(void)t;
+	core_cmd_good(cmd);
+	return SCSI_EXEC_DONE;
+}
+
+/* PREVENT ALLOW MEDIUM REMOVAL of removable media: PREVENT 01b/00b, per I_T nexus. */
+enum scsi_exec spc_prevent_allow(struct scsi_cmd *cmd, const struct scsi_type *t)
+{
+	(void)t;
+	core_lu_prevent_set(cmd->lu, cmd->nexus, cmd->cdb[4] & 0x01);
 	core_cmd_good(cmd);
 	return SCSI_EXEC_DONE;
 }

@@ -390,51 +390,52 @@ static enum scsi_exec ssc_erase(struct scsi_cmd *cmd, const struct scsi_type *t)
 
 /* ---- SPACE(6), REWIND, LOCATE(10/16) ---- */
 
-/* Forward over count objects: blocks (stop at a filemark) or filemarks; false with sense. */
-static bool ssc_space_fwd(struct scsi_cmd *cmd, struct ssc_lu *st, bool marks, uint32_t count)
+/*
+ * One object forward or back for SPACE into r; false with sense (left objects not spaced)
+ * at end of data, at the beginning of the medium or on a medium error.
+ */
+static bool ssc_space_step(struct scsi_cmd *cmd, struct ssc_lu *st, bool back, uint32_t left,
+			   struct ssc_fmt_rec *r)
 {
-	struct ssc_fmt_rec r;
-	uint32_t done = 0;
+	int ret;
 
-	while (done < count) {
-		if (ssc_rec_read(cmd->lu, st->pos, &r)) {
+	if (!back) {
+		if (ssc_rec_read(cmd->lu, st->pos, r)) {
 			ssc_medium_error(cmd);
 			return false;
 		}
-		if (r.type == SSC_REC_EOD) {
-			ssc_sense(cmd, SENSE_BLANK_CHECK, SSC_ASC_EOD, 0, count - done, true);
+		if (r->type == SSC_REC_EOD) {
+			ssc_sense(cmd, SENSE_BLANK_CHECK, SSC_ASC_EOD, 0, left, true);
 			return false;
 		}
-		ssc_step_fwd(st, &r);
-		if (r.type == SSC_REC_FILEMARK && !marks) {
-			ssc_sense(cmd, SENSE_NO_SENSE, SSC_ASC_FILEMARK, SSC_FLAG_FILEMARK,
-				  count - done, true);
-			return false;
-		}
-		if (!marks || r.type == SSC_REC_FILEMARK)
-			done++;
+		ssc_step_fwd(st, r);
+		return true;
+	}
+	ret = ssc_step_back(cmd->lu, st, r);
+	if (ret < 0) {
+		ssc_medium_error(cmd);
+		return false;
+	}
+	if (ret > 0) {
+		ssc_sense(cmd, SENSE_NO_SENSE, SSC_ASC_BOM, SSC_FLAG_EOM, left, true);
+		return false;
 	}
 	return true;
 }
 
-/* Backward over count objects; a filemark ends block spacing on its BOT side (SSC-3). */
-static bool ssc_space_back(struct scsi_cmd *cmd, struct ssc_lu *st, bool marks, uint32_t count)
+/*
+ * Forward or back over count objects: blocks, which a filemark stops (back: on its BOT side,
+ * SSC-3), or filemarks; false with sense.
+ */
+static bool ssc_space_objs(struct scsi_cmd *cmd, struct ssc_lu *st, bool back, bool marks,
+			   uint32_t count)
 {
 	struct ssc_fmt_rec r;
 	uint32_t done = 0;
-	int ret;
 
 	while (done < count) {
-		ret = ssc_step_back(cmd->lu, st, &r);
-		if (ret < 0) {
-			ssc_medium_error(cmd);
+		if (!ssc_space_step(cmd, st, back, count - done, &r))
 			return false;
-		}
-		if (ret > 0) {
-			ssc_sense(cmd, SENSE_NO_SENSE, SSC_ASC_BOM, SSC_FLAG_EOM, count - done,
-				  true);
-			return false;
-		}
 		if (r.type == SSC_REC_FILEMARK && !marks) {
 			ssc_sense(cmd, SENSE_NO_SENSE, SSC_ASC_FILEMARK, SSC_FLAG_FILEMARK,
 				  count - done, true);
@@ -479,9 +480,9 @@ static enum scsi_exec ssc_space(struct scsi_cmd *cmd, const struct scsi_type *t)
 	if (code == 3)
 		ok = ssc_space_eod(cmd, st);
 	else if (count >= 0)
-		ok = ssc_space_fwd(cmd, st, code == 1, (uint32_t)count);
+		ok = ssc_space_objs(cmd, st, false, code == 1, (uint32_t)count);
 	else
-		ok = ssc_space_back(cmd, st, code == 1, (uint32_t)-count);
+		ok = ssc_space_objs(cmd, st, true, code == 1, (uint32_t)-count);
 	pthread_mutex_unlock(&st->lock);
 	if (ok)
 		core_cmd_good(cmd);
@@ -663,24 +664,7 @@ static enum scsi_exec ssc_load_unload(struct scsi_cmd *cmd, const struct scsi_ty
 	return SCSI_EXEC_DONE;
 }
 
-static enum scsi_exec ssc_prevent_allow(struct scsi_cmd *cmd, const struct scsi_type *t)
-{
-	(void)t;
-	core_lu_prevent_set(cmd->lu, cmd->nexus, cmd->cdb[4] & 0x01);
-	core_cmd_good(cmd);
-	return SCSI_EXEC_DONE;
-}
-
 /* ---- MODE SENSE / MODE SELECT: the block descriptor sets the block mode ---- */
-
-static void ssc_mode_rw_recovery(const struct core_lu *lu, enum scsi_mode_pc pc, uint8_t *p)
-{
-	(void)lu;
-	(void)pc;
-	memset(p, 0, 12);
-	p[0] = 0x01;
-	p[1] = 0x0a;
-}
 
 /* Data Compression (SSC-3 §8.3.2): DCE changeable, DCC; data is stored uncompressed. */
 static void ssc_mode_compression(const struct core_lu *lu, enum scsi_mode_pc pc, uint8_t *p)
@@ -721,7 +705,7 @@ static void ssc_mode_devconfig(const struct core_lu *lu, enum scsi_mode_pc pc, u
 }
 
 static const struct scsi_mode_page ssc_modes[] = {
-	{ 0x01, 0, 12, ssc_mode_rw_recovery, NULL },
+	{ 0x01, 0, 12, spc_mode_rw_recovery, NULL },
 	{ 0x0f, 0, 16, ssc_mode_compression, ssc_mode_compression_apply },
 	{ 0x10, 0, 16, ssc_mode_devconfig, NULL },
 };
@@ -883,7 +867,7 @@ static const struct scsi_op ssc_ops[SCSI_NR_OPCODES] = {
 	SSC_OP(0x11, ssc_space, NONE, 6, 0, "SPACE(6)", 0x0f, 0xff, 0xff, 0xff, 0),
 	SSC_OP(0x19, ssc_erase, NONE, 6, SSC_WR, "ERASE(6)", 0x03, 0, 0, 0, 0),
 	SSC_OP(0x1b, ssc_load_unload, NONE, 6, SSC_NM, "LOAD UNLOAD", 0x01, 0, 0, 0x0f, 0),
-	SSC_OP(0x1e, ssc_prevent_allow, NONE, 6, SSC_NM, "PREVENT ALLOW MEDIUM REMOVAL", 0, 0, 0,
+	SSC_OP(0x1e, spc_prevent_allow, NONE, 6, SSC_NM, "PREVENT ALLOW MEDIUM REMOVAL", 0, 0, 0,
 	       0x01, 0),
 	SSC_OP(0x2b, ssc_locate, NONE, 10, 0, "LOCATE(10)", 0x07, 0, 0xff, 0xff, 0xff, 0xff, 0,
 	       0xff, 0),
