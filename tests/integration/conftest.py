@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Fixtures for integration tests: a real utgtd on a free loopback port with its own control
 socket, configured with utgtadm, and helpers to run initiators against it."""
+import hashlib
 import os
 import shutil
 import signal
@@ -148,3 +149,19 @@ def run(argv, timeout=60, check=True, **kw):
     if check and r.returncode != 0:
         raise AssertionError("%s failed (%d):\n%s\n%s" % (" ".join(argv), r.returncode, r.stdout, r.stderr))
     return r
+
+
+def qemu_img_roundtrip(workdir, url, size=4 << 20):
+    """Writes size random bytes to the iSCSI url with qemu-img, reads them back and checks them;
+    returns the data, for the caller to check the backing store."""
+    data = os.urandom(size)
+    src = os.path.join(workdir, "src.bin")
+    dst = os.path.join(workdir, "dst.bin")
+    with open(src, "wb") as f:
+        f.write(data)
+    run(["qemu-img", "convert", "-n", "-f", "raw", "-O", "raw", src, url], timeout=120)
+    run(["qemu-img", "convert", "-f", "raw", "-O", "raw", url, dst], timeout=120)
+    with open(dst, "rb") as f:
+        back = f.read(size)
+    assert hashlib.sha256(back).digest() == hashlib.sha256(data).digest()
+    return data

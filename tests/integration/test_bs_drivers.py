@@ -4,7 +4,6 @@ files and loop block devices (buffered, O_DIRECT, O_SYNC, 4096-byte blocks), io_
 per-LU ring (--bsopts sqpoll=1 / fixed=1), io_uring inline on the reactor (tmpfs, inline=1),
 null, and read-only stores. Data written with the strict initiator or qemu-img must read back
 identically, and be on the backing file after SYNCHRONIZE CACHE."""
-import hashlib
 import os
 import shutil
 import struct
@@ -15,7 +14,7 @@ import pytest
 
 from bs_util import (DRIVERS, GOOD, Loop, assert_sense, file_bytes, login, make_file, new_lu,
                      new_target, read, read_capacity, sync_cache, write)
-from conftest import have, run
+from conftest import have, qemu_img_roundtrip
 
 SIZE = 32 << 20
 
@@ -158,16 +157,7 @@ def test_qemu_img_roundtrip(daemon, workdir, loops, driver):
     dev = loops(path) if driver == "aio" else path
     new_target(daemon)
     new_lu(daemon, dev, driver, bsoflags="direct" if driver == "aio" else None)
-    url = daemon.url(1)
-    data = os.urandom(4 << 20)
-    src = os.path.join(workdir, "src.bin")
-    dst = os.path.join(workdir, "dst.bin")
-    with open(src, "wb") as f:
-        f.write(data)
-    run(["qemu-img", "convert", "-n", "-f", "raw", "-O", "raw", src, url], timeout=120)
-    run(["qemu-img", "convert", "-f", "raw", "-O", "raw", url, dst], timeout=120)
-    assert hashlib.sha256(file_bytes(dst, 0, len(data))).digest() == \
-        hashlib.sha256(data).digest()
+    data = qemu_img_roundtrip(workdir, daemon.url(1))
     assert file_bytes(path, 0, len(data)) == data
 
 

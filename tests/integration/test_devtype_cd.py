@@ -6,21 +6,10 @@ import struct
 
 import pytest
 
-from conftest import IQN, run
-from iscsi_client import Initiator
+from conftest import run
+from devtype_util import login, lu_update, new_target, sense
 
 CD_LUN = 1
-
-
-def new_cd(d, workdir, path=None, size_blocks=600):
-    d.adm("--lld", "iscsi", "--mode", "target", "--op", "new", "--tid", "1", "--targetname", IQN)
-    args = ["--lld", "iscsi", "--mode", "logicalunit", "--op", "new", "--tid", "1",
-            "--lun", str(CD_LUN), "--device-type", "cd"]
-    if path:
-        args += ["--backing-store", path]
-    d.adm(*args)
-    d.adm("--lld", "iscsi", "--mode", "target", "--op", "bind", "--tid", "1",
-          "--initiator-address", "ALL")
 
 
 def make_iso(workdir, name="disc.iso", blocks=600):
@@ -31,20 +20,6 @@ def make_iso(workdir, name="disc.iso", blocks=600):
     return path, data
 
 
-def login(d):
-    ini = Initiator("127.0.0.1", d.port)
-    ini.login(IQN)
-    # clear the power-on and LUN-change unit attentions
-    for _ in range(4):
-        if ini.scsi([0, 0, 0, 0, 0, 0], lun=CD_LUN).status != 2:
-            break
-    return ini
-
-
-def sense(r):
-    return (r.sense_key, r.asc_ascq)
-
-
 def cdb10(op, b1=0, lba=0, b6=0, alloc=0, b9=0):
     return bytes([op, b1]) + struct.pack(">I", lba) + bytes([b6]) + struct.pack(">H", alloc) + bytes([b9])
 
@@ -52,13 +27,13 @@ def cdb10(op, b1=0, lba=0, b6=0, alloc=0, b9=0):
 @pytest.fixture
 def cd(daemon, workdir):
     path, data = make_iso(workdir)
-    new_cd(daemon, workdir, path)
+    new_target(daemon, "cd", path, CD_LUN)
     daemon.iso, daemon.iso_data = path, data
     return daemon
 
 
 def test_cd_inquiry_capacity_and_read(cd):
-    ini = login(cd)
+    ini = login(cd, CD_LUN)
     r = ini.scsi([0x12, 0, 0, 0, 96, 0], lun=CD_LUN, read_len=96)
     assert r.status == 0 and r.data[0] == 0x05 and r.data[1] & 0x80  # PDT 5, RMB
     assert b"VIRTUAL-CDROM" in r.data[16:32]
@@ -79,7 +54,7 @@ def test_cd_inquiry_capacity_and_read(cd):
 
 
 def test_cd_read_toc_formats(cd):
-    ini = login(cd)
+    ini = login(cd, CD_LUN)
     r = ini.scsi(cdb10(0x43, b6=0, alloc=100), lun=CD_LUN, read_len=100)
     assert r.status == 0
     assert struct.unpack(">H", r.data[:2])[0] == len(r.data) - 2 == 18
@@ -103,7 +78,7 @@ def test_cd_read_toc_formats(cd):
 
 
 def test_cd_get_configuration_and_disc_info(cd):
-    ini = login(cd)
+    ini = login(cd, CD_LUN)
     r = ini.scsi(cdb10(0x46, alloc=256), lun=CD_LUN, read_len=256)
     assert r.status == 0
     assert struct.unpack(">H", r.data[6:8])[0] == 0x0010  # current profile DVD-ROM
@@ -130,7 +105,7 @@ def test_cd_get_configuration_and_disc_info(cd):
 
 
 def test_cd_mode_sense_capabilities_page(cd):
-    ini = login(cd)
+    ini = login(cd, CD_LUN)
     r = ini.scsi(bytes([0x5a, 0x08, 0x2a, 0, 0, 0, 0, 0, 128, 0]), lun=CD_LUN, read_len=128)
     assert r.status == 0
     page = r.data[8:]
@@ -145,14 +120,13 @@ def gesn(ini):
 
 
 def test_cd_eject_load_prevent_and_events(cd):
-    ini = login(cd)
+    ini = login(cd, CD_LUN)
     assert gesn(ini) == (0, 2)
     r = ini.scsi([0x1e, 0, 0, 0, 1, 0], lun=CD_LUN)  # PREVENT
     assert r.status == 0
     r = ini.scsi([0x1b, 0, 0, 0, 0x02, 0], lun=CD_LUN)  # eject
     assert sense(r) == (5, (0x53, 0x02))
-    r = cd.adm("--mode", "logicalunit", "--op", "update", "--tid", "1", "--lun", str(CD_LUN),
-               "--params", "path=", check=False)
+    r = lu_update(cd, "path=", lun=CD_LUN, check=False)
     assert r.returncode != 0
     assert ini.scsi([0x1e, 0, 0, 0, 0, 0], lun=CD_LUN).status == 0  # ALLOW
     assert ini.scsi([0x1b, 0, 0, 0, 0x02, 0], lun=CD_LUN).status == 0
@@ -167,16 +141,14 @@ def test_cd_eject_load_prevent_and_events(cd):
 
 
 def test_cd_media_change_through_utgtadm(cd, workdir):
-    ini = login(cd)
-    cd.adm("--mode", "logicalunit", "--op", "update", "--tid", "1", "--lun", str(CD_LUN),
-           "--params", "path=")
+    ini = login(cd, CD_LUN)
+    lu_update(cd, "path=", lun=CD_LUN)
     assert sense(ini.scsi([0, 0, 0, 0, 0, 0], lun=CD_LUN)) == (2, (0x3a, 0))
     assert gesn(ini)[0] == 3
     r = ini.scsi(bytes([0x46, 0, 0, 0, 0, 0, 0, 0, 8, 0]), lun=CD_LUN, read_len=8)
     assert r.status == 0 and r.data[6:8] == b"\0\0"  # no current profile without a disc
     path2, data2 = make_iso(workdir, "disc2.iso", blocks=100)
-    cd.adm("--mode", "logicalunit", "--op", "update", "--tid", "1", "--lun", str(CD_LUN),
-           "--params", "path=" + path2)
+    lu_update(cd, "path=" + path2, lun=CD_LUN)
     assert sense(ini.scsi([0, 0, 0, 0, 0, 0], lun=CD_LUN)) == (6, (0x28, 0))
     assert gesn(ini)[0] == 2
     r = ini.scsi(cdb10(0x25), lun=CD_LUN, read_len=8)
@@ -188,15 +160,14 @@ def test_cd_media_change_through_utgtadm(cd, workdir):
 
 
 def test_cd_empty_drive(daemon, workdir):
-    new_cd(daemon, workdir, None)
-    ini = login(daemon)
+    new_target(daemon, "cd", None, CD_LUN)
+    ini = login(daemon, CD_LUN)
     assert sense(ini.scsi([0, 0, 0, 0, 0, 0], lun=CD_LUN)) == (2, (0x3a, 0))
     r = ini.scsi([0x12, 0, 0, 0, 96, 0], lun=CD_LUN, read_len=96)
     assert r.status == 0 and r.data[0] == 5
     assert gesn(ini) == (0, 0)
     path, data = make_iso(workdir, blocks=16)
-    daemon.adm("--mode", "logicalunit", "--op", "update", "--tid", "1", "--lun", str(CD_LUN),
-               "--params", "path=" + path)
+    lu_update(daemon, "path=" + path, lun=CD_LUN)
     r = ini.scsi(cdb10(0x28, lba=0, alloc=16), lun=CD_LUN, read_len=16 * 2048)
     assert sense(r) == (6, (0x28, 0))  # the disc came in
     r = ini.scsi(cdb10(0x28, lba=0, alloc=16), lun=CD_LUN, read_len=16 * 2048)
@@ -211,9 +182,8 @@ def test_cd_qemu_img_reads_image(cd, workdir):
 
 
 def test_cd_dvd_plus_rw_media(cd):
-    cd.adm("--mode", "logicalunit", "--op", "update", "--tid", "1", "--lun", str(CD_LUN),
-           "--params", "readonly=0")
-    ini = login(cd)
+    lu_update(cd, "readonly=0", lun=CD_LUN)
+    ini = login(cd, CD_LUN)
     r = ini.scsi(cdb10(0x46, alloc=256), lun=CD_LUN, read_len=256)
     assert struct.unpack(">H", r.data[6:8])[0] == 0x001a  # DVD+RW current
     feats = {}
@@ -238,8 +208,7 @@ def test_cd_dvd_plus_rw_media(cd):
         assert f.read(2048) == data[:2048]
     r = ini.scsi(cdb10(0x51, alloc=34), lun=CD_LUN, read_len=34)
     assert r.data[2] & 0x10  # erasable
-    cd.adm("--mode", "logicalunit", "--op", "update", "--tid", "1", "--lun", str(CD_LUN),
-           "--params", "readonly=1")
+    lu_update(cd, "readonly=1", lun=CD_LUN)
     r = ini.scsi(cdb10(0x2a, lba=5, alloc=1), lun=CD_LUN, data_out=data[:2048])
     assert sense(r) == (7, (0x27, 0))
 

@@ -8,15 +8,11 @@ import struct
 import pytest
 
 from conftest import BUILD, IQN, make_backing, run
+from devtype_util import lu_update, sense
 from iscsi_client import Initiator
 
 UTGTIMG = os.path.join(BUILD, "tools", "utgtimg", "utgtimg")
 CHANGER = 3
-
-
-def lu_update(d, lun, params, check=True):
-    return d.adm("--lld", "iscsi", "--mode", "logicalunit", "--op", "update", "--tid", "1",
-                 "--lun", str(lun), "--params", params, check=check)
 
 
 @pytest.fixture
@@ -43,7 +39,7 @@ def library(daemon, workdir):
               "element_type=4,address=2,tid=1,lun=1",
               "element_type=4,address=3,tid=1,lun=2",
               "media_home=" + home):
-        lu_update(d, CHANGER, p)
+        lu_update(d, p, lun=CHANGER)
     d.adm("--lld", "iscsi", "--mode", "target", "--op", "bind", "--tid", "1",
           "--initiator-address", "ALL")
     d.home = home
@@ -59,10 +55,6 @@ def login(d):
                     ini.scsi([0, 0, 0, 0, 0, 0], lun=lun).sense_key != 6:
                 break
     return ini
-
-
-def sense(r):
-    return (r.sense_key, r.asc_ascq)
 
 
 def res(ini, etype=0, start=0, count=0xffff, voltag=True, alloc=4096):
@@ -181,14 +173,14 @@ def test_changer_init_and_position(library):
 
 
 def test_changer_bad_params(library):
-    assert lu_update(library, CHANGER, "element_type=9", check=False).returncode != 0
-    assert lu_update(library, CHANGER, "element_type=2,address=77", check=False).returncode != 0
-    assert lu_update(library, CHANGER, "element_type=2,start_address=1000,quantity=1",
+    assert lu_update(library, "element_type=9", lun=CHANGER, check=False).returncode != 0
+    assert lu_update(library, "element_type=2,address=77", lun=CHANGER, check=False).returncode != 0
+    assert lu_update(library, "element_type=2,start_address=1000,quantity=1", lun=CHANGER,
                      check=False).returncode != 0  # overlaps
-    assert lu_update(library, CHANGER, "element_type=4,address=2,lun=3",
+    assert lu_update(library, "element_type=4,address=2,lun=3", lun=CHANGER,
                      check=False).returncode != 0  # not a tape
-    assert lu_update(library, CHANGER, "bogus=1", check=False).returncode != 0
-    lu_update(library, CHANGER, "element_type=2,address=1000,clear_slot=1")
+    assert lu_update(library, "bogus=1", lun=CHANGER, check=False).returncode != 0
+    lu_update(library, "element_type=2,address=1000,clear_slot=1", lun=CHANGER)
     ini = login(library)
     _, elems = res(ini, etype=2)
     assert not elems[1000]["full"]

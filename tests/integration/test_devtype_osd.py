@@ -10,7 +10,7 @@ import struct
 import pytest
 
 from conftest import IQN, Daemon
-from iscsi_client import Initiator
+from devtype_util import login, new_lu, new_target, sense
 
 LUN = 1
 CDB_LEN = 236
@@ -136,39 +136,17 @@ class OSD:
         return parse_list(r.data)
 
 
-def sense(r):
-    return (r.sense_key, r.asc_ascq)
-
-
 def field(r):
     """(C/D, byte) of the sense-key-specific field pointer."""
     assert r.sense[15] & 0x80, r.sense.hex()
     return (bool(r.sense[15] & 0x40), struct.unpack(">H", r.sense[16:18])[0])
 
 
-def new_lu(d, path):
-    d.adm("--lld", "iscsi", "--mode", "logicalunit", "--op", "new", "--tid", "1",
-          "--lun", str(LUN), "--device-type", "osd", "--backing-store", path)
-
-
-def login(d):
-    ini = Initiator("127.0.0.1", d.port)
-    ini.login(IQN)
-    for _ in range(4):
-        if ini.scsi([0, 0, 0, 0, 0, 0], lun=LUN).status != CHECK:
-            break
-    return ini
-
-
 @pytest.fixture
 def osd(daemon, workdir):
     store = os.path.join(workdir, "objects")
-    daemon.adm("--lld", "iscsi", "--mode", "target", "--op", "new", "--tid", "1",
-               "--targetname", IQN)
-    new_lu(daemon, store)
-    daemon.adm("--lld", "iscsi", "--mode", "target", "--op", "bind", "--tid", "1",
-               "--initiator-address", "ALL")
-    ini = login(daemon)
+    new_target(daemon, "osd", store, LUN)
+    ini = login(daemon, LUN)
     o = OSD(ini)
     o.daemon, o.store = daemon, store
     yield o
@@ -297,7 +275,7 @@ def test_osd_attributes(osd):
     # the store survives the LU: delete it and create it again on the same directory
     osd.daemon.adm("--lld", "iscsi", "--mode", "logicalunit", "--op", "delete", "--tid", "1",
                    "--lun", str(LUN))
-    new_lu(osd.daemon, osd.store)
+    new_lu(osd.daemon, "osd", osd.store, LUN)
     for _ in range(4):
         if osd.ini.scsi([0] * 6, lun=LUN).status != CHECK:
             break
@@ -345,7 +323,7 @@ def test_osd_hostile_cdbs(osd):
     with pytest.raises(ConnectionError):
         osd.ini.scsi(cdb(GET_ATTRIBUTES, pid, oid), lun=LUN, data_out=b"x" * 8, read_len=8)
     osd.ini.close()
-    osd.ini = login(osd.daemon)
+    osd.ini = login(osd.daemon, LUN)
     # malformed set lists
     for lst, at in ((b"\x01" + bytes(7), 0), (struct.pack(">B3xI", 9, 4000), 4),
                     (struct.pack(">B3xI", 9, 16) + struct.pack(">II6xH", 0x10000, 1, 999), 22)):
@@ -382,7 +360,7 @@ def test_osd_targets_conf(workdir):
     d = Daemon(workdir, extra=["--config", conf]).start()
     try:
         assert "Type: osd" in d.adm("--lld", "iscsi", "--mode", "target", "--op", "show").stdout
-        ini = login(d)
+        ini = login(d, LUN)
         o = OSD(ini)
         assert o.create_partition() == FIRST_ID
         ini.close()

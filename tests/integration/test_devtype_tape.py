@@ -7,8 +7,8 @@ import struct
 
 import pytest
 
-from conftest import BUILD, IQN, run
-from iscsi_client import Initiator
+from conftest import BUILD, run
+from devtype_util import login, lu_update, new_target, sense
 
 UTGTIMG = os.path.join(BUILD, "tools", "utgtimg", "utgtimg")
 LUN = 1
@@ -23,30 +23,6 @@ def new_tape(workdir, name="tape1.img", barcode="TAPE0001", size_mb=64):
     utgtimg("--op", "new", "--device-type", "tape", "--barcode", barcode, "--size", str(size_mb),
             "--file", path)
     return path
-
-
-def new_target(d, path):
-    d.adm("--lld", "iscsi", "--mode", "target", "--op", "new", "--tid", "1", "--targetname", IQN)
-    args = ["--lld", "iscsi", "--mode", "logicalunit", "--op", "new", "--tid", "1",
-            "--lun", str(LUN), "--device-type", "tape"]
-    if path:
-        args += ["--backing-store", path]
-    d.adm(*args)
-    d.adm("--lld", "iscsi", "--mode", "target", "--op", "bind", "--tid", "1",
-          "--initiator-address", "ALL")
-
-
-def login(d):
-    ini = Initiator("127.0.0.1", d.port)
-    ini.login(IQN)
-    for _ in range(4):
-        if ini.scsi([0, 0, 0, 0, 0, 0], lun=LUN).status != 2:
-            break
-    return ini
-
-
-def sense(r):
-    return (r.sense_key, r.asc_ascq)
 
 
 def info(r):
@@ -88,7 +64,7 @@ def pos_long(ini):
 @pytest.fixture
 def tape(daemon, workdir):
     daemon.tape = new_tape(workdir)
-    new_target(daemon, daemon.tape)
+    new_target(daemon, "tape", daemon.tape, LUN)
     return daemon
 
 
@@ -103,7 +79,7 @@ def write_files(ini):
 
 
 def test_tape_identity_limits_and_mode(tape):
-    ini = login(tape)
+    ini = login(tape, LUN)
     r = ini.scsi([0x12, 0, 0, 0, 96, 0], lun=LUN, read_len=96)
     assert r.data[0] == 0x01 and r.data[1] & 0x80 and b"VIRTUAL-TAPE" in r.data[16:32]
     r = ini.scsi([0x05, 0, 0, 0, 0, 0], lun=LUN, read_len=6)
@@ -119,7 +95,7 @@ def test_tape_identity_limits_and_mode(tape):
 
 
 def test_tape_files_filemarks_space_rewind(tape):
-    ini = login(tape)
+    ini = login(tape, LUN)
     write_files(ini)
     assert pos_long(ini) == (7, 3)
     rewind(ini)
@@ -157,7 +133,7 @@ def test_tape_files_filemarks_space_rewind(tape):
 
 
 def test_tape_locate_and_read_position(tape):
-    ini = login(tape)
+    ini = login(tape, LUN)
     write_files(ini)
     r = ini.scsi([0x2b, 0, 0] + list(struct.pack(">I", 3)) + [0, 0, 0], lun=LUN)
     assert r.status == 0
@@ -174,7 +150,7 @@ def test_tape_locate_and_read_position(tape):
 
 
 def test_tape_fixed_block_mode_and_ili(tape):
-    ini = login(tape)
+    ini = login(tape, LUN)
     hdr = bytes([0, 0, 0x10, 8]) + bytes([0x40, 0, 0, 0, 0]) + struct.pack(">I", 512)[1:]
     assert ini.scsi([0x15, 0x10, 0, 0, len(hdr), 0], lun=LUN, data_out=hdr).status == 0
     r = ini.scsi([0x1a, 0, 0, 0, 12, 0], lun=LUN, read_len=12)
@@ -204,7 +180,7 @@ def test_tape_data_with_sense(tape):
     """A read that ends in a condition returns the data before it: Data-In PDUs without
     status, then a SCSI Response with CHECK CONDITION, sense and the residual (what the Linux
     st driver needs for short variable blocks); a condition with nothing read sends no data."""
-    ini = login(tape)
+    ini = login(tape, LUN)
     recs = [os.urandom(1000), os.urandom(70000), os.urandom(2000)]
     for rec in recs:
         assert write(ini, rec).status == 0
@@ -225,7 +201,7 @@ def test_tape_data_with_sense(tape):
 
 
 def test_tape_erase_load_unload_prevent(tape):
-    ini = login(tape)
+    ini = login(tape, LUN)
     write_files(ini)
     rewind(ini)
     assert space(ini, 1, 1).status == 0
@@ -248,28 +224,24 @@ def test_tape_erase_load_unload_prevent(tape):
 
 
 def test_tape_write_protect_and_cartridge_change(tape, workdir):
-    ini = login(tape)
+    ini = login(tape, LUN)
     wp = new_tape(workdir, "wp.img", barcode="WP000001")
     utgtimg("--op", "label", "--file", wp, "--write-protect", "on")
     assert "Write protected: yes" in utgtimg("--op", "show", "--file", wp).stdout
-    tape.adm("--mode", "logicalunit", "--op", "update", "--tid", "1", "--lun", str(LUN),
-             "--params", "path=" + wp)
+    lu_update(tape, "path=" + wp, lun=LUN)
     ini.scsi([0, 0, 0, 0, 0, 0], lun=LUN)
     r = write(ini, b"x" * 100)
     assert sense(r) == (7, (0x27, 0))
     r = ini.scsi([0x1a, 0, 0, 0, 12, 0], lun=LUN, read_len=12)
     assert r.data[2] & 0x80
-    tape.adm("--mode", "logicalunit", "--op", "update", "--tid", "1", "--lun", str(LUN),
-             "--params", "path=")
+    lu_update(tape, "path=", lun=LUN)
     assert sense(ini.scsi([0, 0, 0, 0, 0, 0], lun=LUN)) == (2, (0x3a, 0))
     bad = os.path.join(workdir, "bad.img")
     with open(bad, "wb") as f:
         f.write(b"\0" * 4096)
-    r = tape.adm("--mode", "logicalunit", "--op", "update", "--tid", "1", "--lun", str(LUN),
-                 "--params", "path=" + bad, check=False)
+    r = lu_update(tape, "path=" + bad, lun=LUN, check=False)
     assert r.returncode != 0
-    tape.adm("--mode", "logicalunit", "--op", "update", "--tid", "1", "--lun", str(LUN),
-             "--params", "path=" + tape.tape)
+    lu_update(tape, "path=" + tape.tape, lun=LUN)
     assert sense(ini.scsi([0, 0, 0, 0, 0, 0], lun=LUN)) == (6, (0x28, 0))
     assert ini.scsi([0, 0, 0, 0, 0, 0], lun=LUN).status == 0
     assert write(ini, b"y" * 100).status == 0
@@ -277,8 +249,8 @@ def test_tape_write_protect_and_cartridge_change(tape, workdir):
 
 def test_tape_early_warning_and_end_of_medium(daemon, workdir):
     path = new_tape(workdir, "small.img", size_mb=1)
-    new_target(daemon, path)
-    ini = login(daemon)
+    new_target(daemon, "tape", path, LUN)
+    ini = login(daemon, LUN)
     rec = os.urandom(16384)
     statuses = []
     for _ in range(80):
@@ -296,8 +268,8 @@ def test_tape_early_warning_and_end_of_medium(daemon, workdir):
 
 
 def test_tape_empty_drive_and_bstype(daemon, workdir):
-    new_target(daemon, None)
-    ini = login(daemon)
+    new_target(daemon, "tape", None, LUN)
+    ini = login(daemon, LUN)
     assert sense(ini.scsi([0, 0, 0, 0, 0, 0], lun=LUN)) == (2, (0x3a, 0))
     # utgtadm forces the ssc store for tapes, as tgtadm does
     daemon.adm("--lld", "iscsi", "--mode", "logicalunit", "--op", "new", "--tid", "1",
@@ -310,7 +282,7 @@ def test_tape_empty_drive_and_bstype(daemon, workdir):
 def test_tape_libiscsi_inquiry_and_opcodes(tape):
     r = run(["iscsi-inq", tape.url(lun=LUN)])
     assert "VIRTUAL-TAPE" in r.stdout
-    ini = login(tape)
+    ini = login(tape, LUN)
     r = ini.scsi(bytes([0xa3, 0x0c, 0, 0, 0, 0, 0, 0, 0x10, 0, 0, 0]), lun=LUN, read_len=4096)
     assert r.status == 0
     n = struct.unpack(">I", r.data[:4])[0]

@@ -1,14 +1,13 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Data through real initiators: libiscsi tools, qemu-img (libiscsi underneath), and the
 project's own strict initiator for digests, R2T flows, residuals, discovery and logout."""
-import hashlib
 import os
 import struct
 import time
 
 import pytest
 
-from conftest import IQN, have, run
+from conftest import IQN, have, qemu_img_roundtrip, run
 from iscsi_client import Initiator, LoginError
 
 READ10 = 0x28
@@ -45,26 +44,13 @@ def test_iscsi_inq_standard_and_vpd(target):
     assert "beaf11" in out
 
 
-def _qemu_roundtrip(target, workdir, url):
-    data = os.urandom(4 << 20)
-    src = os.path.join(workdir, "src.bin")
-    dst = os.path.join(workdir, "dst.bin")
-    with open(src, "wb") as f:
-        f.write(data)
-    run(["qemu-img", "convert", "-n", "-f", "raw", "-O", "raw", src, url], timeout=120)
-    run(["qemu-img", "convert", "-f", "raw", "-O", "raw", url, dst], timeout=120)
-    with open(dst, "rb") as f:
-        back = f.read(len(data))
-    assert hashlib.sha256(back).digest() == hashlib.sha256(data).digest()
-    with open(target.paths[0], "rb") as f:
-        assert f.read(len(data)) == data
-
-
 @pytest.mark.skipif(not have("qemu-img"), reason="qemu-utils missing")
 def test_qemu_img_write_read_back(target, workdir):
     info = run(["qemu-img", "info", target.url(1)]).stdout
     assert "64 MiB" in info
-    _qemu_roundtrip(target, workdir, target.url(1))
+    data = qemu_img_roundtrip(workdir, target.url(1))
+    with open(target.paths[0], "rb") as f:
+        assert f.read(len(data)) == data
 
 
 @pytest.mark.skipif(not have("iscsi-inq"), reason="libiscsi-bin missing")

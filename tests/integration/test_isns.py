@@ -3,6 +3,7 @@
 Debian's isnsd, follows target add/delete, logs state change notifications, re-registers after
 the server restarts and deregisters on shutdown (checked with isnsadm); a fake server in Python
 sends malformed PDUs and the client must survive, reconnect and answer ESI."""
+import contextlib
 import os
 import shutil
 import socket
@@ -95,6 +96,21 @@ def isns_on(d, port):
     d.adm("--mode", "sys", "--op", "update", "--name", "iSNS", "--value", "On")
 
 
+@contextlib.contextmanager
+def isns_utgtd(workdir, port, server=None):
+    """utgtd with target IQN and iSNS on toward 127.0.0.1:port, registered with server (an
+    Isnsd) when one is given; stopped, and checked clean, at the end."""
+    d = Daemon(workdir).start()
+    try:
+        setup_target(d, workdir)
+        isns_on(d, port)
+        if server:
+            wait_for(lambda: IQN in server.names(), what="registration")
+        yield d
+    finally:
+        stop_clean(d)
+
+
 @pytest.fixture
 def isnsd(workdir):
     s = Isnsd(workdir).start()
@@ -104,10 +120,7 @@ def isnsd(workdir):
 
 @need_isnsd
 def test_isns_register_follow_targets_and_deregister(isnsd, workdir):
-    d = Daemon(workdir).start()
-    try:
-        setup_target(d, workdir)
-        isns_on(d, isnsd.port)
+    with isns_utgtd(workdir, isnsd.port) as d:
         out = wait_for(lambda: IQN in isnsd.names() and isnsd.names(), what="registration")
         assert "Target" in out
         show = d.adm("--mode", "sys", "--op", "show").stdout
@@ -131,8 +144,6 @@ def test_isns_register_follow_targets_and_deregister(isnsd, workdir):
         isnsd.adm("--register", "initiator=" + INI)
         wait_for(lambda: "state change notification for %s" % IQN2 in d.read_log(),
                  what="SCN in the log")
-    finally:
-        stop_clean(d)
     assert "deregistering entity" in d.read_log()
     names = isnsd.names()
     assert IQN2 not in names, names
@@ -140,36 +151,26 @@ def test_isns_register_follow_targets_and_deregister(isnsd, workdir):
 
 @need_isnsd
 def test_isns_reregisters_after_server_restart(isnsd, workdir):
-    d = Daemon(workdir).start()
-    try:
-        setup_target(d, workdir)
-        isns_on(d, isnsd.port)
-        wait_for(lambda: IQN in isnsd.names(), what="registration")
+    with isns_utgtd(workdir, isnsd.port, isnsd) as d:
         isnsd.stop()
         shutil.rmtree(os.path.join(isnsd.dir, "db"))
         os.makedirs(os.path.join(isnsd.dir, "db"))
         isnsd.start()
         wait_for(lambda: IQN in isnsd.names(), timeout=30, what="re-registration")
         assert "reconnecting" in d.read_log()
-    finally:
-        stop_clean(d)
 
 
 @need_isnsd
 def test_isns_refresh_keeps_registration(workdir):
     """With a 4 s registration period, the entity must survive three periods."""
     s = Isnsd(workdir, period=4).start()
-    d = Daemon(workdir).start()
     try:
-        setup_target(d, workdir)
-        isns_on(d, s.port)
-        wait_for(lambda: IQN in s.names(), what="registration")
-        wait_for(lambda: "period 4 s" in d.read_log(), what="the server's period")
-        time.sleep(12)
-        assert IQN in s.names()
-        assert "reconnecting" not in d.read_log()
+        with isns_utgtd(workdir, s.port, s) as d:
+            wait_for(lambda: "period 4 s" in d.read_log(), what="the server's period")
+            time.sleep(12)
+            assert IQN in s.names()
+            assert "reconnecting" not in d.read_log()
     finally:
-        stop_clean(d)
         s.stop()
 
 
@@ -247,55 +248,52 @@ def test_isns_hostile_server_replies(workdir):
     srv.bind(("127.0.0.1", 0))
     srv.listen(4)
     srv.settimeout(20)
-    d = Daemon(workdir).start()
-    try:
-        setup_target(d, workdir)
-        isns_on(d, srv.getsockname()[1])
-        for i, bad in enumerate(BAD_REPLIES):
+    with isns_utgtd(workdir, srv.getsockname()[1]) as d:
+        try:
+            for i, bad in enumerate(BAD_REPLIES):
+                conn, _ = srv.accept()
+                conn.settimeout(10)
+                (func, xid), body = read_pdu(conn)
+                assert func == 0x0001, "expected DevAttrReg, got 0x%04x" % func
+                assert IQN.encode() in body
+                # a good answer first (resets the client's backoff), then the hostile one
+                conn.sendall(pdu(0x8001, OK + tlv(6, struct.pack(">I", 60)), xid=xid))
+                conn.sendall(bad)
+                assert closed_by_peer(conn), "client kept the link after bad reply %d" % i
+                conn.close()
+                assert d.adm("--mode", "sys", "--op", "show", check=False).returncode == 0
+            # a refused registration (status 3, invalid registration) is retried on a new link
             conn, _ = srv.accept()
             conn.settimeout(10)
             (func, xid), body = read_pdu(conn)
-            assert func == 0x0001, "expected DevAttrReg, got 0x%04x" % func
-            assert IQN.encode() in body
-            # a good answer first (resets the client's backoff), then the hostile one
-            conn.sendall(pdu(0x8001, OK + tlv(6, struct.pack(">I", 60)), xid=xid))
-            conn.sendall(bad)
-            assert closed_by_peer(conn), "client kept the link after bad reply %d" % i
+            conn.sendall(pdu(0x8001, struct.pack(">I", 3), xid=xid))
+            assert closed_by_peer(conn), "client kept the link after a refusal"
             conn.close()
-            assert d.adm("--mode", "sys", "--op", "show", check=False).returncode == 0
-        # a refused registration (status 3, invalid registration) is retried on a new link
-        conn, _ = srv.accept()
-        conn.settimeout(10)
-        (func, xid), body = read_pdu(conn)
-        conn.sendall(pdu(0x8001, struct.pack(">I", 3), xid=xid))
-        assert closed_by_peer(conn), "client kept the link after a refusal"
-        conn.close()
-        # a server that stops answering is dropped after 10 s
-        conn, _ = srv.accept()
-        (func, xid), body = read_pdu(conn)
-        assert func == 0x0001
-        t0 = time.monotonic()
-        assert closed_by_peer(conn, timeout=20), "client waited forever for a reply"
-        assert 8 < time.monotonic() - t0 < 20
-        conn.close()
-        # ESI is answered with the same attributes (RFC 4171 §5.6.5.13)
-        conn, _ = srv.accept()
-        conn.settimeout(10)
-        (func, xid), body = read_pdu(conn)
-        conn.sendall(pdu(0x8001, OK, xid=xid))
-        esi = tlv(1, b"utgtd:x") + tlv(16, b"\0" * 10 + b"\xff\xff\x7f\0\0\x01")
-        conn.sendall(pdu(0x000d, esi, flags=0x4c00, xid=77))
-        while True:
+            # a server that stops answering is dropped after 10 s
+            conn, _ = srv.accept()
             (func, xid), body = read_pdu(conn)
-            assert func is not None, "no ESI response"
-            if func == 0x800d:
-                break
-        assert xid == 77
-        assert body == OK + esi
-        conn.close()
-    finally:
-        srv.close()
-        stop_clean(d)
+            assert func == 0x0001
+            t0 = time.monotonic()
+            assert closed_by_peer(conn, timeout=20), "client waited forever for a reply"
+            assert 8 < time.monotonic() - t0 < 20
+            conn.close()
+            # ESI is answered with the same attributes (RFC 4171 §5.6.5.13)
+            conn, _ = srv.accept()
+            conn.settimeout(10)
+            (func, xid), body = read_pdu(conn)
+            conn.sendall(pdu(0x8001, OK, xid=xid))
+            esi = tlv(1, b"utgtd:x") + tlv(16, b"\0" * 10 + b"\xff\xff\x7f\0\0\x01")
+            conn.sendall(pdu(0x000d, esi, flags=0x4c00, xid=77))
+            while True:
+                (func, xid), body = read_pdu(conn)
+                assert func is not None, "no ESI response"
+                if func == 0x800d:
+                    break
+            assert xid == 77
+            assert body == OK + esi
+            conn.close()
+        finally:
+            srv.close()
     assert "malformed PDU from the server" in d.read_log()
     assert "registration refused" in d.read_log()
     assert "server stopped answering" in d.read_log()

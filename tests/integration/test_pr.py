@@ -54,12 +54,19 @@ def ua(ini):
     return asc_of(r.sense) if r.status == 2 else None
 
 
-def test_preempt_and_abort_aborts_the_held_command(daemon, workdir):
-    slow_lu(daemon, workdir, 1500)
-    a = session(daemon, 0x11)
-    b = session(daemon, 0x12)
+def registered_pair(d, isid_last):
+    """Sessions A and B (ISIDs ending isid_last, isid_last + 1), registered under keys 0xA
+    and 0xB."""
+    a = session(d, isid_last)
+    b = session(d, isid_last + 1)
     assert pr_out(a, REGISTER, sa_key=0xA).status == GOOD
     assert pr_out(b, REGISTER, sa_key=0xB).status == GOOD
+    return a, b
+
+
+def test_preempt_and_abort_aborts_the_held_command(daemon, workdir):
+    slow_lu(daemon, workdir, 1500)
+    a, b = registered_pair(daemon, 0x11)
     assert pr_out(a, RESERVE, key=0xA, typ=WE).status == GOOD
     held = send(a, read10(0), SIMPLE, read_len=512)   # sits in the slow store
     time.sleep(0.3)                                    # reaches it before B's command
@@ -78,10 +85,7 @@ def test_preempt_and_abort_aborts_the_held_command(daemon, workdir):
 
 def test_preempt_without_abort_lets_the_command_finish(daemon, workdir):
     slow_lu(daemon, workdir, 800)
-    a = session(daemon, 0x21)
-    b = session(daemon, 0x22)
-    assert pr_out(a, REGISTER, sa_key=0xA).status == GOOD
-    assert pr_out(b, REGISTER, sa_key=0xB).status == GOOD
+    a, b = registered_pair(daemon, 0x21)
     held = send(a, read10(0), SIMPLE, read_len=512)
     time.sleep(0.2)
     assert pr_out(b, PREEMPT, key=0xB, sa_key=0xA).status == GOOD

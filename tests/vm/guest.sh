@@ -117,20 +117,25 @@ lu_reset() {
 	say "INFO lu-reset: reset $((t1 - t0))0 ms, then 8 MiB read $(($(now) - t1))0 ms"
 }
 
-# disk_of PORTAL: the sdX of LUN 1 in the session to PORTAL (waits for the scan).
-disk_of() {
-	sid=$(iscsiadm -m session | awk -v p="$1" '$3 ~ "^" p "," { gsub(/[][]/, "", $2); print $2 }')
-	[ -n "$sid" ] || { echo "no session to $1" >&2; return 1; }
+# session_dev SID LUN: the sdX of LUN in iSCSI session SID (waits for the scan).
+session_dev() {
 	i=0
 	while [ $i -lt 300 ]; do
-		for b in /sys/class/iscsi_session/session"$sid"/device/target*/*:*:*:1/block/*; do
+		for b in /sys/class/iscsi_session/session"$1"/device/target*/*:*:*:"$2"/block/*; do
 			[ -e "$b" ] && [ -b "/dev/${b##*/}" ] && { echo "${b##*/}"; return 0; }
 		done
 		i=$((i + 1))
 		sleep 0.1
 	done
-	echo "no disk for LUN 1 in session $sid" >&2
+	echo "no disk for LUN $2 in session $1" >&2
 	return 1
+}
+
+# disk_of PORTAL: the sdX of LUN 1 in the session to PORTAL (waits for the scan).
+disk_of() {
+	sid=$(iscsiadm -m session | awk -v p="$1" '$3 ~ "^" p "," { gsub(/[][]/, "", $2); print $2 }')
+	[ -n "$sid" ] || { echo "no session to $1" >&2; return 1; }
+	session_dev "$sid" 1
 }
 
 inspect() {
@@ -457,16 +462,7 @@ sg_of() { ls "/sys/block/$1/device/scsi_generic/" 2>/dev/null | head -n 1; }
 lun_dev() {
 	sid=$(iscsiadm -m session | awk -v t="$1" '$4 == t { gsub(/[][]/, "", $2); print $2 }')
 	[ -n "$sid" ] || { echo "no session to $1" >&2; return 1; }
-	i=0
-	while [ $i -lt 300 ]; do
-		for b in /sys/class/iscsi_session/session"$sid"/device/target*/*:*:*:"$2"/block/*; do
-			[ -e "$b" ] && [ -b "/dev/${b##*/}" ] && { echo "${b##*/}"; return 0; }
-		done
-		i=$((i + 1))
-		sleep 0.1
-	done
-	echo "no disk for LUN $2 in session $sid" >&2
-	return 1
+	session_dev "$sid" "$2"
 }
 
 # (a) sg3_utils through /dev/sgN of the utgt disk.

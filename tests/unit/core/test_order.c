@@ -236,6 +236,14 @@ static struct scsi_cmd *ilk_cmd(struct fx *fx, unsigned int i)
 	return cmd;
 }
 
+/* Nothing held, nothing waiting, the gate open. */
+static void assert_ilk_idle(struct core_lu *lu)
+{
+	assert_int_equal(atomic_load(&lu->ilk.gate), 0);
+	assert_true(list_empty(&lu->ilk.held));
+	assert_true(list_empty(&lu->ilk.waiting));
+}
+
 static void test_interlock_caw_against_writes(void **state)
 {
 	struct fx *fx = *state;
@@ -262,10 +270,8 @@ static void test_interlock_caw_against_writes(void **state)
 	finish(fx, w2);
 	finish(fx, w3);
 	finish(fx, caw2);
-	assert_int_equal(atomic_load(&lu->ilk.gate), 0);
+	assert_ilk_idle(lu);
 	assert_int_equal(atomic_load(&lu->ilk.fast), 0);
-	assert_true(list_empty(&lu->ilk.held));
-	assert_true(list_empty(&lu->ilk.waiting));
 }
 
 static void test_interlock_abort_leaves_waiting_write(void **state)
@@ -285,9 +291,7 @@ static void test_interlock_abort_leaves_waiting_write(void **state)
 	assert_int_equal(resumed, 1);
 	finish(fx, w);
 	assert_int_equal(nr_done, 2);
-	assert_int_equal(atomic_load(&lu->ilk.gate), 0);
-	assert_true(list_empty(&lu->ilk.held));
-	assert_true(list_empty(&lu->ilk.waiting));
+	assert_ilk_idle(lu);
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, fx_setup, fx_teardown)

@@ -3,9 +3,14 @@
 #include "mgmt_fakes.h"
 
 #include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include <cmocka.h>
 
 #include "lld/iscsi/iscsi.h"
 
@@ -44,9 +49,11 @@ static int fake_lu_config(struct core_lu *lu, const char *key, const char *value
 static const struct core_bs fake_null = { .name = "null", .open = fake_null_open };
 static const struct core_bs fake_rdwr = { .name = "rdwr", .needs_path = true,
 					  .open = fake_file_open };
+static const char *const fake_config_keys[] = { "lbppbe", NULL };
+
 static const struct core_devtype fake_disk = {
 	.name = "disk", .show_name = "disk", .default_bs = "rdwr", .needs_path = true,
-	.lu_config = fake_lu_config, .cmd_exec = fake_exec,
+	.lu_config = fake_lu_config, .config_keys = fake_config_keys, .cmd_exec = fake_exec,
 };
 static const struct core_devtype fake_ctl = {
 	.name = "controller", .show_name = "controller", .pdt = 0x0c, .default_bs = "null",
@@ -184,4 +191,79 @@ struct core_root *mgmt_fake_root(void)
 	core_root_add_devtype(root, &fake_ctl);
 	core_root_set_nolu(root, &fake_disk);
 	return root;
+}
+
+static int fake_lld_token;
+
+int mgmt_fake_server_init(struct mgmt_server *srv)
+{
+	srv->root = mgmt_fake_root();
+	if (!srv->root)
+		return -1;
+	srv->lld = (struct iscsi_lld *)&fake_lld_token;
+	srv->fd = -1;
+	list_init(&srv->clients);
+	fake_attach_rc = 0;
+	memset(&fake_closed, 0, sizeof(fake_closed));
+	log_set_level(LOG_LVL_WARN);
+	return 0;
+}
+
+void mgmt_fake_server_fini(struct mgmt_server *srv)
+{
+	core_root_free(srv->root);
+	json_decref(srv->lu_updates);
+}
+
+char *mgmt_fake_call_raw(struct mgmt_server *srv, const char *req)
+{
+	char *out = mgmt_handle_json(srv, req, strlen(req));
+
+	assert_non_null(out);
+	return out;
+}
+
+json_t *mgmt_fake_call(struct mgmt_server *srv, const char *req)
+{
+	char *out = mgmt_fake_call_raw(srv, req);
+	json_t *rsp = json_loads(out, 0, NULL);
+
+	if (!rsp)
+		fail_msg("not JSON: %s", out);
+	free(out);
+	return rsp;
+}
+
+int mgmt_fake_err(const json_t *rsp)
+{
+	return (int)json_integer_value(json_object_get(rsp, "err"));
+}
+
+json_t *mgmt_fake_data(const json_t *rsp, const char *key)
+{
+	return json_object_get(json_object_get(rsp, "data"), key);
+}
+
+json_t *mgmt_fake_data_at(const json_t *rsp, const char *key, size_t i)
+{
+	return json_array_get(mgmt_fake_data(rsp, key), i);
+}
+
+int mgmt_fake_setup(void **state)
+{
+	struct mgmt_fixture *f = calloc(1, sizeof(*f));
+
+	if (!f || mgmt_fake_server_init(&f->srv))
+		return -1;
+	*state = f;
+	return 0;
+}
+
+int mgmt_fake_teardown(void **state)
+{
+	struct mgmt_fixture *f = *state;
+
+	mgmt_fake_server_fini(&f->srv);
+	free(f);
+	return 0;
 }

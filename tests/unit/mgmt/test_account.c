@@ -18,48 +18,16 @@
 #include "mgmt/mgmt_int.h"
 #include "mgmt_fakes.h"
 
-struct fixture {
-	struct mgmt_server srv;
-	int lld_token;
-};
-
-static int setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	if (!f)
-		return -1;
-	f->srv.root = mgmt_fake_root();
-	if (!f->srv.root)
-		return -1;
-	f->srv.lld = (struct iscsi_lld *)&f->lld_token;
-	f->srv.fd = -1;
-	list_init(&f->srv.clients);
-	log_set_level(LOG_LVL_WARN);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	core_root_free(f->srv.root);
-	free(f);
-	return 0;
-}
-
 /* Runs one request; returns the raw response text (caller frees). */
-static char *call_raw(struct fixture *f, const char *req)
+static char *call_raw(struct mgmt_fixture *f, const char *req)
 {
-	char *out = mgmt_handle_json(&f->srv, req, strlen(req));
+	char *out = mgmt_fake_call_raw(&f->srv, req);
 
-	assert_non_null(out);
 	assert_null(strstr(out, "s3cretpassw0rd")); /* never echoed */
 	return out;
 }
 
-static void expect_err(struct fixture *f, int code, const char *req)
+static void expect_err(struct mgmt_fixture *f, int code, const char *req)
 {
 	char *out = call_raw(f, req);
 	json_t *rsp = json_loads(out, 0, NULL);
@@ -71,7 +39,7 @@ static void expect_err(struct fixture *f, int code, const char *req)
 	free(out);
 }
 
-static json_t *call_data(struct fixture *f, const char *req)
+static json_t *call_data(struct mgmt_fixture *f, const char *req)
 {
 	char *out = call_raw(f, req);
 	json_t *rsp = json_loads(out, 0, NULL);
@@ -85,7 +53,7 @@ static json_t *call_data(struct fixture *f, const char *req)
 
 static void test_account_ops(void **state)
 {
-	struct fixture *f = *state;
+	struct mgmt_fixture *f = *state;
 	json_t *d, *t;
 
 	expect_err(f, MGMT_OK, "{\"mode\":\"target\",\"op\":\"new\",\"tid\":1,"
@@ -138,10 +106,12 @@ static void test_account_ops(void **state)
 	assert_false(core_account_required(f->srv.root, CORE_ACCOUNT_GLOBAL));
 }
 
+#define T(f) cmocka_unit_test_setup_teardown(f, mgmt_fake_setup, mgmt_fake_teardown)
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_account_ops, setup, teardown),
+		T(test_account_ops),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

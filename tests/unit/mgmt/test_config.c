@@ -23,7 +23,6 @@
 
 struct fixture {
 	struct mgmt_server srv;
-	int lld_token;
 	char dir[64];
 	char img[128];
 	char conf[128];
@@ -34,14 +33,10 @@ static int setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 	FILE *img;
 
-	if (!f)
+	if (!f || mgmt_fake_server_init(&f->srv))
 		return -1;
-	f->srv.root = mgmt_fake_root();
-	f->srv.lld = (struct iscsi_lld *)&f->lld_token;
-	f->srv.fd = -1;
-	list_init(&f->srv.clients);
 	snprintf(f->dir, sizeof(f->dir), "/tmp/utgt-cfg-XXXXXX");
-	if (!f->srv.root || !mkdtemp(f->dir))
+	if (!mkdtemp(f->dir))
 		return -1;
 	snprintf(f->img, sizeof(f->img), "%s/a.img", f->dir);
 	snprintf(f->conf, sizeof(f->conf), "%s/t.conf", f->dir);
@@ -61,31 +56,27 @@ static int teardown(void **state)
 	unlink(f->img);
 	unlink(f->conf);
 	rmdir(f->dir);
-	core_root_free(f->srv.root);
+	mgmt_fake_server_fini(&f->srv);
 	free(f);
 	return 0;
 }
 
-static void write_conf(struct fixture *f, const char *text)
+/* Writes f->conf from a printf-style text. */
+__printf(2, 3) static void write_conf(struct fixture *f, const char *fmt, ...)
 {
 	FILE *c = fopen(f->conf, "w");
+	va_list ap;
 
 	assert_non_null(c);
-	fputs(text, c);
+	va_start(ap, fmt);
+	vfprintf(c, fmt, ap);
+	va_end(ap);
 	fclose(c);
 }
 
 static json_t *call(struct fixture *f, const char *req)
 {
-	json_error_t jerr;
-	json_t *rsp;
-	char *out = mgmt_handle_json(&f->srv, req, strlen(req));
-
-	assert_non_null(out);
-	rsp = json_loads(out, 0, &jerr);
-	assert_non_null(rsp);
-	free(out);
-	return rsp;
+	return mgmt_fake_call(&f->srv, req);
 }
 
 /* Applies f->conf (dry_run: plan only); returns the response. */
@@ -97,11 +88,6 @@ static json_t *apply(struct fixture *f, bool dry_run)
 		 "{\"mode\":\"sys\",\"op\":\"update\",\"name\":\"config\",\"config\":\"%s\","
 		 "\"dry_run\":%s}", f->conf, dry_run ? "true" : "false");
 	return call(f, req);
-}
-
-static int err_of(json_t *r)
-{
-	return (int)json_integer_value(json_object_get(r, "err"));
 }
 
 static const char *detail_of(json_t *r)
@@ -128,15 +114,18 @@ static void test_parse_errors_change_nothing(void **state)
 		{ "<target iqn.x:a>\n\tincominguser u\n</target>\n", ":2:", "secret" },
 		{ "<target>\n</target>\n", ":1:", "name" },
 		{ "<lun 1>\n", ":1:", "unknown block" },
+		/* a key no device type lists in its config_keys */
+		{ "<target iqn.x:a>\n\tparams lbppbe=1,nosuch=2\n</target>\n", ":2:",
+		  "unknown logical unit parameter 'nosuch'" },
 	};
 	struct fixture *f = *state;
 	size_t i;
 	json_t *r;
 
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		write_conf(f, cases[i].text);
+		write_conf(f, "%s", cases[i].text);
 		r = apply(f, false);
-		assert_int_equal(err_of(r), MGMT_ERR_INVALID_REQUEST);
+		assert_int_equal(mgmt_fake_err(r), MGMT_ERR_INVALID_REQUEST);
 		assert_non_null(strstr(detail_of(r), cases[i].where));
 		assert_non_null(strstr(detail_of(r), cases[i].what));
 		json_decref(r);
@@ -148,25 +137,22 @@ static void test_apply_dry_run_reconcile_dump(void **state)
 {
 	struct fixture *f = *state;
 	struct core_target *t;
-	char text[1024];
 	json_t *r;
 	json_t *ch;
 
-	snprintf(text, sizeof(text),
-		 "<target iqn.x:a>\n\t<backing-store %s>\n\t\tlun 2\n\t\tvendor_id V1\n"
-		 "\t</backing-store>\n\tinitiator-name iqn.x:ini\n"
-		 "\tMaxRecvDataSegmentLength 65536\n</target>\n", f->img);
-	write_conf(f, text);
+	write_conf(f, "<target iqn.x:a>\n\t<backing-store %s>\n\t\tlun 2\n\t\tvendor_id V1\n"
+		   "\t</backing-store>\n\tinitiator-name iqn.x:ini\n"
+		   "\tMaxRecvDataSegmentLength 65536\n</target>\n", f->img);
 	r = apply(f, true);
-	assert_int_equal(err_of(r), MGMT_OK);
-	ch = json_object_get(json_object_get(r, "data"), "changes");
+	assert_int_equal(mgmt_fake_err(r), MGMT_OK);
+	ch = mgmt_fake_data(r, "changes");
 	assert_int_equal(json_array_size(ch), 4);
 	assert_string_equal(json_string_value(json_array_get(ch, 0)), "+ target iqn.x:a (tid 1)");
 	json_decref(r);
 	assert_null(core_target_next(f->srv.root, 0));
 
 	r = apply(f, false);
-	assert_int_equal(err_of(r), MGMT_OK);
+	assert_int_equal(mgmt_fake_err(r), MGMT_OK);
 	json_decref(r);
 	t = core_target_find(f->srv.root, 1);
 	assert_non_null(t);
@@ -178,21 +164,19 @@ static void test_apply_dry_run_reconcile_dump(void **state)
 	/* change the vendor in place: the LU object stays the same */
 	struct core_lu *lu = core_lu_find(t, 2);
 
-	snprintf(text, sizeof(text),
-		 "<target iqn.x:a>\n\t<backing-store %s>\n\t\tlun 2\n\t\tvendor_id V2\n"
-		 "\t</backing-store>\n\tinitiator-name iqn.x:ini\n</target>\n", f->img);
-	write_conf(f, text);
+	write_conf(f, "<target iqn.x:a>\n\t<backing-store %s>\n\t\tlun 2\n\t\tvendor_id V2\n"
+		   "\t</backing-store>\n\tinitiator-name iqn.x:ini\n</target>\n", f->img);
 	r = apply(f, false);
-	assert_int_equal(err_of(r), MGMT_OK);
-	ch = json_object_get(json_object_get(r, "data"), "changes");
+	assert_int_equal(mgmt_fake_err(r), MGMT_OK);
+	ch = mgmt_fake_data(r, "changes");
 	assert_int_equal(json_array_size(ch), 1);
 	json_decref(r);
 	assert_ptr_equal(core_lu_find(t, 2), lu);
 	assert_string_equal(lu->vendor_id, "V2");
 
 	r = call(f, "{\"mode\":\"sys\",\"op\":\"show\",\"name\":\"config\"}");
-	assert_int_equal(err_of(r), MGMT_OK);
-	const char *dump = json_string_value(json_object_get(json_object_get(r, "data"), "config"));
+	assert_int_equal(mgmt_fake_err(r), MGMT_OK);
+	const char *dump = json_string_value(mgmt_fake_data(r, "config"));
 
 	assert_non_null(strstr(dump, "<target iqn.x:a>\n\tcontroller_tid 1\n"));
 	assert_non_null(strstr(dump, "\t\tvendor_id V2\n"));
@@ -202,9 +186,23 @@ static void test_apply_dry_run_reconcile_dump(void **state)
 	/* an empty file deletes the target */
 	write_conf(f, "# nothing\n");
 	r = apply(f, false);
-	assert_int_equal(err_of(r), MGMT_OK);
+	assert_int_equal(mgmt_fake_err(r), MGMT_OK);
 	json_decref(r);
 	assert_null(core_target_next(f->srv.root, 0));
+}
+
+/* A params line naming a key of a device type's config_keys is an update, run once the LU is. */
+static void test_devtype_params_line_is_an_update(void **state)
+{
+	struct fixture *f = *state;
+	json_t *r;
+
+	write_conf(f, "<target iqn.x:a>\n\t<backing-store %s>\n\t\tlun 1\n"
+		   "\t\tparams lbppbe=1\n\t</backing-store>\n</target>\n", f->img);
+	r = apply(f, false);
+	assert_int_equal(mgmt_fake_err(r), MGMT_OK);
+	json_decref(r);
+	assert_non_null(core_lu_find(core_target_find(f->srv.root, 1), 1));
 }
 
 static void test_stat_handlers(void **state)
@@ -216,18 +214,18 @@ static void test_stat_handlers(void **state)
 	r = call(f, "{\"mode\":\"target\",\"op\":\"new\",\"tid\":1,\"targetname\":\"iqn.x:s\"}");
 	json_decref(r);
 	r = call(f, "{\"mode\":\"target\",\"op\":\"stat\",\"tid\":1}");
-	assert_int_equal(err_of(r), MGMT_OK);
-	t = json_array_get(json_object_get(json_object_get(r, "data"), "targets"), 0);
+	assert_int_equal(mgmt_fake_err(r), MGMT_OK);
+	t = mgmt_fake_data_at(r, "targets", 0);
 	assert_int_equal(json_integer_value(json_object_get(t, "tid")), 1);
 	assert_int_equal(json_array_size(json_object_get(t, "luns")), 1);
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(t, "stats"),
 							    "read_cmds")), 0);
 	json_decref(r);
 	r = call(f, "{\"mode\":\"lu\",\"op\":\"stat\",\"tid\":1,\"lun\":5}");
-	assert_int_equal(err_of(r), MGMT_ERR_NO_LUN);
+	assert_int_equal(mgmt_fake_err(r), MGMT_ERR_NO_LUN);
 	json_decref(r);
 	r = call(f, "{\"mode\":\"sys\",\"op\":\"stat\"}");
-	assert_int_equal(err_of(r), MGMT_OK);
+	assert_int_equal(mgmt_fake_err(r), MGMT_OK);
 	json_decref(r);
 }
 
@@ -240,8 +238,8 @@ static void test_stat_conn_counters(void **state)
 	json_t *st;
 
 	r = call(f, "{\"mode\":\"conn\",\"op\":\"stat\"}");
-	assert_int_equal(err_of(r), MGMT_OK);
-	c = json_array_get(json_object_get(json_object_get(r, "data"), "connections"), 0);
+	assert_int_equal(mgmt_fake_err(r), MGMT_OK);
+	c = mgmt_fake_data_at(r, "connections", 0);
 	assert_non_null(c);
 	assert_int_equal(json_integer_value(json_object_get(c, "sid")), 7);
 	assert_string_equal(json_string_value(json_object_get(c, "isid")), "400001370000");
@@ -256,9 +254,8 @@ static void test_stat_conn_counters(void **state)
 	json_decref(r);
 	/* a filter that matches nothing gives an empty list */
 	r = call(f, "{\"mode\":\"conn\",\"op\":\"stat\",\"sid\":8}");
-	assert_int_equal(err_of(r), MGMT_OK);
-	assert_int_equal(json_array_size(json_object_get(json_object_get(r, "data"),
-							 "connections")), 0);
+	assert_int_equal(mgmt_fake_err(r), MGMT_OK);
+	assert_int_equal(json_array_size(mgmt_fake_data(r, "connections")), 0);
 	json_decref(r);
 }
 
@@ -270,8 +267,8 @@ static void test_inflight_and_stuck_limit(void **state)
 	json_t *c;
 
 	r = call(f, "{\"mode\":\"conn\",\"op\":\"show\",\"name\":\"inflight\"}");
-	assert_int_equal(err_of(r), MGMT_OK);
-	c = json_array_get(json_object_get(json_object_get(r, "data"), "inflight"), 0);
+	assert_int_equal(mgmt_fake_err(r), MGMT_OK);
+	c = mgmt_fake_data_at(r, "inflight", 0);
 	assert_non_null(c);
 	assert_string_equal(json_string_value(json_object_get(c, "cdb")), "28000000000800000100");
 	assert_string_equal(json_string_value(json_object_get(c, "itt")), "0x00000010");
@@ -280,19 +277,18 @@ static void test_inflight_and_stuck_limit(void **state)
 	assert_true(json_is_true(json_object_get(c, "stuck")));
 	json_decref(r);
 	r = call(f, "{\"mode\":\"conn\",\"op\":\"show\",\"name\":\"bogus\"}");
-	assert_int_equal(err_of(r), MGMT_ERR_INVALID_REQUEST);
+	assert_int_equal(mgmt_fake_err(r), MGMT_ERR_INVALID_REQUEST);
 	json_decref(r);
 	r = call(f, "{\"mode\":\"sys\",\"op\":\"update\",\"name\":\"stuck_io_ms\","
 		    "\"value\":\"500\"}");
-	assert_int_equal(err_of(r), MGMT_OK);
+	assert_int_equal(mgmt_fake_err(r), MGMT_OK);
 	json_decref(r);
 	r = call(f, "{\"mode\":\"conn\",\"op\":\"show\",\"name\":\"inflight\"}");
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "data"),
-							    "stuck_io_ms")), 500);
+	assert_int_equal(json_integer_value(mgmt_fake_data(r, "stuck_io_ms")), 500);
 	json_decref(r);
 	r = call(f, "{\"mode\":\"sys\",\"op\":\"update\",\"name\":\"stuck_io_ms\","
 		    "\"value\":\"-1\"}");
-	assert_int_equal(err_of(r), MGMT_ERR_INVALID_REQUEST);
+	assert_int_equal(mgmt_fake_err(r), MGMT_ERR_INVALID_REQUEST);
 	json_decref(r);
 }
 
@@ -307,7 +303,7 @@ static void test_saveconfig(void **state)
 	json_t *r;
 
 	r = call(f, "{\"mode\":\"sys\",\"op\":\"saveconfig\"}");
-	assert_int_equal(err_of(r), MGMT_ERR_INVALID_REQUEST);
+	assert_int_equal(mgmt_fake_err(r), MGMT_ERR_INVALID_REQUEST);
 	json_decref(r);
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/t.conf", dir);
@@ -316,7 +312,7 @@ static void test_saveconfig(void **state)
 	r = call(f, "{\"mode\":\"target\",\"op\":\"new\",\"tid\":3,\"targetname\":\"iqn.x:save\"}");
 	json_decref(r);
 	r = call(f, req);
-	assert_int_equal(err_of(r), MGMT_OK);
+	assert_int_equal(mgmt_fake_err(r), MGMT_OK);
 	json_decref(r);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
@@ -324,7 +320,7 @@ static void test_saveconfig(void **state)
 	rmdir(dir);
 	/* relative paths are refused */
 	r = call(f, "{\"mode\":\"sys\",\"op\":\"saveconfig\",\"config\":\"rel.conf\"}");
-	assert_int_equal(err_of(r), MGMT_ERR_INVALID_REQUEST);
+	assert_int_equal(mgmt_fake_err(r), MGMT_ERR_INVALID_REQUEST);
 	json_decref(r);
 }
 
@@ -333,6 +329,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_parse_errors_change_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apply_dry_run_reconcile_dump, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_devtype_params_line_is_an_update, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_stat_handlers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stat_conn_counters, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inflight_and_stuck_limit, setup, teardown),

@@ -21,76 +21,29 @@
 
 /* ---- fixture ---- */
 
-struct fixture {
-	struct mgmt_server srv;
-	int lld_token;
-};
-
-static int setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	if (!f)
-		return -1;
-	f->srv.root = mgmt_fake_root();
-	if (!f->srv.root)
-		return -1;
-	f->srv.lld = (struct iscsi_lld *)&f->lld_token; /* never dereferenced by the fakes */
-	f->srv.fd = -1;
-	list_init(&f->srv.clients);
-	fake_attach_rc = 0;
-	memset(&fake_closed, 0, sizeof(fake_closed));
-	log_set_level(LOG_LVL_WARN);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	core_root_free(f->srv.root);
-	json_decref(f->srv.lu_updates); /* --params kept for saveconfig (mgmt_server_free) */
-	free(f);
-	return 0;
-}
-
 /* Runs one request (printf-style JSON) and returns the parsed response. */
-__printf(2, 3) static json_t *call(struct fixture *f, const char *fmt, ...)
+__printf(2, 3) static json_t *call(struct mgmt_fixture *f, const char *fmt, ...)
 {
 	char req[2048];
-	json_error_t jerr;
-	json_t *rsp;
 	va_list ap;
-	char *out;
 
 	va_start(ap, fmt);
 	vsnprintf(req, sizeof(req), fmt, ap);
 	va_end(ap);
-	out = mgmt_handle_json(&f->srv, req, strlen(req));
-	assert_non_null(out);
-	rsp = json_loads(out, 0, &jerr);
-	assert_non_null(rsp);
-	free(out);
-	return rsp;
-}
-
-static int rsp_err(json_t *rsp)
-{
-	return (int)json_integer_value(json_object_get(rsp, "err"));
+	return mgmt_fake_call(&f->srv, req);
 }
 
 /* Runs a request and checks its error code; frees the response. */
 #define expect_err(f, code, ...)                                                                  \
 	do {                                                                                      \
 		json_t *r_ = call(f, __VA_ARGS__);                                                \
-		if (rsp_err(r_) != (code))                                                        \
-			fail_msg("err %d (%s), expected %d", rsp_err(r_),                         \
+		if (mgmt_fake_err(r_) != (code))                                                  \
+			fail_msg("err %d (%s), expected %d", mgmt_fake_err(r_),                   \
 				 json_string_value(json_object_get(r_, "detail")), (code));       \
 		json_decref(r_);                                                                  \
 	} while (0)
 
-static void add_target(struct fixture *f, unsigned int tid)
+static void add_target(struct mgmt_fixture *f, unsigned int tid)
 {
 	expect_err(f, MGMT_OK,
 		   "{\"mode\":\"target\",\"op\":\"new\",\"tid\":%u,"
@@ -102,11 +55,11 @@ static void add_target(struct fixture *f, unsigned int tid)
 
 static void test_bad_documents(void **state)
 {
-	struct fixture *f = *state;
+	struct mgmt_fixture *f = *state;
 	json_t *r;
 
 	r = call(f, "{\"mode\":");
-	assert_int_equal(rsp_err(r), MGMT_ERR_INVALID_REQUEST);
+	assert_int_equal(mgmt_fake_err(r), MGMT_ERR_INVALID_REQUEST);
 	assert_string_equal(json_string_value(json_object_get(r, "msg")), "invalid request");
 	assert_non_null(strstr(json_string_value(json_object_get(r, "detail")), "JSON"));
 	assert_null(json_object_get(r, "data"));
@@ -121,7 +74,7 @@ static void test_bad_documents(void **state)
 
 static void test_unsupported_combinations(void **state)
 {
-	struct fixture *f = *state;
+	struct mgmt_fixture *f = *state;
 
 	expect_err(f, MGMT_ERR_UNSUPPORTED_OPERATION,
 		   "{\"mode\":\"lu\",\"op\":\"bind\",\"tid\":1}");
@@ -139,12 +92,12 @@ static void test_unsupported_combinations(void **state)
 
 static void test_sys_show_and_update(void **state)
 {
-	struct fixture *f = *state;
+	struct mgmt_fixture *f = *state;
 	json_t *r;
 	json_t *d;
 
 	r = call(f, "{\"mode\":\"sys\",\"op\":\"show\"}");
-	assert_int_equal(rsp_err(r), 0);
+	assert_int_equal(mgmt_fake_err(r), 0);
 	d = json_object_get(r, "data");
 	assert_string_equal(json_string_value(json_object_get(json_object_get(d, "system"),
 							      "state")), "ready");
@@ -179,7 +132,7 @@ static void test_sys_show_and_update(void **state)
 
 static void test_sys_delete(void **state)
 {
-	struct fixture *f = *state;
+	struct mgmt_fixture *f = *state;
 
 	add_target(f, 1);
 	expect_err(f, MGMT_ERR_INVALID_REQUEST, "{\"mode\":\"sys\",\"op\":\"delete\"}");
@@ -190,7 +143,7 @@ static void test_sys_delete(void **state)
 
 static void test_target_new_errors(void **state)
 {
-	struct fixture *f = *state;
+	struct mgmt_fixture *f = *state;
 
 	add_target(f, 1);
 	expect_err(f, MGMT_ERR_TARGET_EXIST,
@@ -213,7 +166,7 @@ static void test_target_new_errors(void **state)
 
 static void test_target_show_all(void **state)
 {
-	struct fixture *f = *state;
+	struct mgmt_fixture *f = *state;
 	json_t *r;
 	json_t *t;
 	json_t *lu0;
@@ -221,10 +174,9 @@ static void test_target_show_all(void **state)
 	add_target(f, 2);
 	add_target(f, 1);
 	r = call(f, "{\"mode\":\"target\",\"op\":\"show\"}");
-	assert_int_equal(rsp_err(r), 0);
-	assert_int_equal(json_array_size(json_object_get(json_object_get(r, "data"), "targets")),
-			 2);
-	t = json_array_get(json_object_get(json_object_get(r, "data"), "targets"), 0);
+	assert_int_equal(mgmt_fake_err(r), 0);
+	assert_int_equal(json_array_size(mgmt_fake_data(r, "targets")), 2);
+	t = mgmt_fake_data_at(r, "targets", 0);
 	assert_int_equal(json_integer_value(json_object_get(t, "tid")), 1);
 	assert_string_equal(json_string_value(json_object_get(t, "name")), "iqn.2026-11.t:1");
 	assert_string_equal(json_string_value(json_object_get(t, "driver")), "iscsi");
@@ -244,13 +196,13 @@ static void test_target_show_all(void **state)
 
 static void test_target_show_params(void **state)
 {
-	struct fixture *f = *state;
+	struct mgmt_fixture *f = *state;
 	json_t *r;
 	char *s;
 
 	add_target(f, 1);
 	r = call(f, "{\"mode\":\"target\",\"op\":\"show\",\"tid\":1}");
-	assert_int_equal(rsp_err(r), 0);
+	assert_int_equal(mgmt_fake_err(r), 0);
 	s = json_dumps(json_object_get(r, "data"), JSON_COMPACT);
 	assert_string_equal(s, "{\"params\":{\"nop_interval\":\"5\",\"nop_count\":\"3\","
 			       "\"MaxRecvDataSegmentLength\":\"8192\",\"HeaderDigest\":\"None\","
@@ -262,7 +214,7 @@ static void test_target_show_params(void **state)
 
 static void test_target_update(void **state)
 {
-	struct fixture *f = *state;
+	struct mgmt_fixture *f = *state;
 	struct core_target *t;
 
 	add_target(f, 1);
@@ -290,7 +242,7 @@ static void test_target_update(void **state)
 
 static void test_target_bind_unbind(void **state)
 {
-	struct fixture *f = *state;
+	struct mgmt_fixture *f = *state;
 	json_t *r;
 	json_t *acls;
 
@@ -312,8 +264,7 @@ static void test_target_bind_unbind(void **state)
 					  "\"initiator_address\":\"ALL\"}");
 
 	r = call(f, "{\"mode\":\"target\",\"op\":\"show\"}");
-	acls = json_object_get(json_array_get(json_object_get(json_object_get(r, "data"),
-							       "targets"), 0), "acls");
+	acls = json_object_get(mgmt_fake_data_at(r, "targets", 0), "acls");
 	assert_int_equal(json_array_size(acls), 2);
 	assert_string_equal(json_string_value(json_array_get(acls, 0)), "ALL");
 	assert_string_equal(json_string_value(json_array_get(acls, 1)), "iqn.i:a");
@@ -329,7 +280,7 @@ static void test_target_bind_unbind(void **state)
 
 static void test_lu_new_and_show(void **state)
 {
-	struct fixture *f = *state;
+	struct mgmt_fixture *f = *state;
 	json_t *r;
 	json_t *lu;
 
@@ -338,9 +289,8 @@ static void test_lu_new_and_show(void **state)
 			       "\"backing_store\":\"/img\",\"bsoflags\":\"direct,sync\","
 			       "\"blocksize\":4096,\"params\":\"vendor_id=UTGT,readonly=1\"}");
 	r = call(f, "{\"mode\":\"lu\",\"op\":\"show\",\"tid\":1,\"lun\":1}");
-	assert_int_equal(rsp_err(r), 0);
-	lu = json_array_get(json_object_get(json_array_get(json_object_get(json_object_get(r,
-		"data"), "targets"), 0), "luns"), 0);
+	assert_int_equal(mgmt_fake_err(r), 0);
+	lu = json_array_get(json_object_get(mgmt_fake_data_at(r, "targets", 0), "luns"), 0);
 	assert_int_equal(json_integer_value(json_object_get(lu, "lun")), 1);
 	assert_string_equal(json_string_value(json_object_get(lu, "type")), "disk");
 	assert_string_equal(json_string_value(json_object_get(lu, "bstype")), "rdwr");
@@ -350,19 +300,18 @@ static void test_lu_new_and_show(void **state)
 	assert_int_equal(json_integer_value(json_object_get(lu, "size")), 64 << 20);
 	assert_int_equal(json_integer_value(json_object_get(lu, "block_size")), 4096);
 	assert_true(json_is_true(json_object_get(lu, "readonly")));
-	assert_null(json_object_get(json_array_get(json_object_get(json_object_get(r, "data"),
-								   "targets"), 0), "nexuses"));
+	assert_null(json_object_get(mgmt_fake_data_at(r, "targets", 0), "nexuses"));
 	json_decref(r);
 	r = call(f, "{\"mode\":\"lu\",\"op\":\"show\",\"tid\":1}");
-	assert_int_equal(json_array_size(json_object_get(json_array_get(json_object_get(
-		json_object_get(r, "data"), "targets"), 0), "luns")), 2);
+	assert_int_equal(json_array_size(json_object_get(mgmt_fake_data_at(r, "targets", 0),
+							 "luns")), 2);
 	json_decref(r);
 	expect_err(f, MGMT_ERR_NO_LUN, "{\"mode\":\"lu\",\"op\":\"show\",\"tid\":1,\"lun\":7}");
 }
 
 static void test_lu_new_errors(void **state)
 {
-	struct fixture *f = *state;
+	struct mgmt_fixture *f = *state;
 
 	add_target(f, 1);
 	expect_err(f, MGMT_ERR_NO_TARGET,
@@ -401,7 +350,7 @@ static void test_lu_new_errors(void **state)
 
 static void test_lu_update_and_delete(void **state)
 {
-	struct fixture *f = *state;
+	struct mgmt_fixture *f = *state;
 	struct core_lu *lu;
 
 	add_target(f, 1);
@@ -439,7 +388,7 @@ static void test_lu_update_and_delete(void **state)
 	assert_null(core_lu_find(core_target_find(f->srv.root, 1), 2));
 }
 
-static struct core_nexus *add_nexus(struct fixture *f, uint32_t tid, uint64_t id)
+static struct core_nexus *add_nexus(struct mgmt_fixture *f, uint32_t tid, uint64_t id)
 {
 	struct core_target *t = core_target_find(f->srv.root, tid);
 	struct core_nexus *n;
@@ -453,7 +402,7 @@ static struct core_nexus *add_nexus(struct fixture *f, uint32_t tid, uint64_t id
 
 static void test_sessions_and_connections(void **state)
 {
-	struct fixture *f = *state;
+	struct mgmt_fixture *f = *state;
 	struct core_nexus *n;
 	json_t *r;
 	char *s;
@@ -481,8 +430,8 @@ static void test_sessions_and_connections(void **state)
 	expect_err(f, MGMT_ERR_NO_TARGET, "{\"mode\":\"conn\",\"op\":\"show\"}");
 
 	r = call(f, "{\"mode\":\"target\",\"op\":\"show\"}");
-	s = json_dumps(json_object_get(json_array_get(json_object_get(json_object_get(r, "data"),
-		"targets"), 0), "nexuses"), JSON_COMPACT);
+	s = json_dumps(json_object_get(mgmt_fake_data_at(r, "targets", 0), "nexuses"),
+		       JSON_COMPACT);
 	assert_string_equal(s, "[{\"id\":3,\"initiator\":\"iqn.1994-05.com.example:host\","
 			       "\"alias\":\"none\",\"connections\":[{\"cid\":0,"
 			       "\"address\":\"127.0.0.1\"},{\"cid\":1,\"address\":\"::1\"}]}]");
@@ -507,7 +456,7 @@ static void test_sessions_and_connections(void **state)
 
 static void test_target_delete_with_sessions(void **state)
 {
-	struct fixture *f = *state;
+	struct mgmt_fixture *f = *state;
 	struct core_nexus *n;
 
 	add_target(f, 1);
@@ -524,7 +473,7 @@ static void test_target_delete_with_sessions(void **state)
 
 static void test_peer_text_that_is_not_utf8(void **state)
 {
-	struct fixture *f = *state;
+	struct mgmt_fixture *f = *state;
 	struct core_target *t;
 	struct core_nexus *n;
 	json_t *r;
@@ -534,11 +483,11 @@ static void test_peer_text_that_is_not_utf8(void **state)
 	t = core_target_find(f->srv.root, 1);
 	assert_int_equal(core_nexus_new(t, 1, "iqn.\xff\xfe", &fake_nexus_ops, &n), 0);
 	r = call(f, "{\"mode\":\"conn\",\"op\":\"show\",\"tid\":1}");
-	assert_int_equal(rsp_err(r), 0);
+	assert_int_equal(mgmt_fake_err(r), 0);
 	json_decref(r);
 	core_nexus_conn_add(n, 0, "1.2.3.4");
 	r = call(f, "{\"mode\":\"session\",\"op\":\"show\",\"tid\":1}");
-	assert_int_equal(rsp_err(r), 0);
+	assert_int_equal(mgmt_fake_err(r), 0);
 	s = json_dumps(json_object_get(r, "data"), JSON_COMPACT);
 	assert_non_null(strstr(s, "\"iqn.??\""));
 	free(s);
@@ -552,7 +501,7 @@ static void test_mutated_requests(void **state)
 	static const char seed[] =
 		"{\"mode\":\"lu\",\"op\":\"new\",\"tid\":1,\"lun\":1,\"backing_store\":\"/x\","
 		"\"params\":\"readonly=1,vendor_id=V\",\"bsoflags\":\"sync\"}";
-	struct fixture *f = *state;
+	struct mgmt_fixture *f = *state;
 	char buf[sizeof(seed)];
 	unsigned int seedv = 12345;
 	json_error_t jerr;
@@ -579,25 +528,27 @@ static void test_mutated_requests(void **state)
 	}
 }
 
+#define T(f) cmocka_unit_test_setup_teardown(f, mgmt_fake_setup, mgmt_fake_teardown)
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_bad_documents, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_unsupported_combinations, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sys_show_and_update, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sys_delete, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_target_new_errors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_target_show_all, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_target_show_params, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_target_update, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_target_bind_unbind, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_lu_new_and_show, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_lu_new_errors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_lu_update_and_delete, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sessions_and_connections, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_target_delete_with_sessions, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_peer_text_that_is_not_utf8, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_mutated_requests, setup, teardown),
+		T(test_bad_documents),
+		T(test_unsupported_combinations),
+		T(test_sys_show_and_update),
+		T(test_sys_delete),
+		T(test_target_new_errors),
+		T(test_target_show_all),
+		T(test_target_show_params),
+		T(test_target_update),
+		T(test_target_bind_unbind),
+		T(test_lu_new_and_show),
+		T(test_lu_new_errors),
+		T(test_lu_update_and_delete),
+		T(test_sessions_and_connections),
+		T(test_target_delete_with_sessions),
+		T(test_peer_text_that_is_not_utf8),
+		T(test_mutated_requests),
 	};
 
 	log_setup("test_mgmt_dispatch", true, LOG_LVL_WARN);

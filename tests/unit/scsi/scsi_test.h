@@ -2,7 +2,8 @@
 /*
  * Fixture for the scsi unit tests: a real core (root, target, nexus, LUs) with the real device
  * types, a fake backing store that records cmd->io and executes it on an in-memory medium
- * (or holds it for the test to complete), and helpers to run one CDB and check its sense.
+ * (or holds it for the test to complete), an optional "held" store for a LUN 2 whose jobs the
+ * test steps through, and helpers to run one CDB (on fx->cmd or the test's own) and check it.
  */
 #ifndef UTGT_TESTS_SCSI_TEST_H
 #define UTGT_TESTS_SCSI_TEST_H
@@ -40,6 +41,9 @@ struct fx {
 	bool hold;                      /* leave submissions for fx_complete() */
 	bool force;                     /* complete with force_res instead of executing */
 	int64_t force_res;
+	struct scsi_cmd *held;          /* the held store's submission in flight (fx_held_setup) */
+	uint8_t *held_medium;           /* FX_HELD_BLOCKS * 512 bytes */
+	unsigned int held_submits;
 };
 
 static struct fx *fx_cur;
@@ -127,6 +131,66 @@ static inline int fx_setup(void **state)
 	return 0;
 }
 
+/*
+ * A second store for LUN 2 (FX_HELD_BLOCKS blocks) that keeps each submission until
+ * fx_held_complete(): one request in flight, so a test can look at a job between its steps.
+ */
+#define FX_HELD_BLOCKS 8192u            /* 4 MiB */
+
+static inline void fx_held_submit(struct scsi_cmd *cmd)
+{
+	assert_null(fx_cur->held);
+	fx_cur->held = cmd;
+	fx_cur->held_submits++;
+}
+
+static inline int fx_held_open(struct core_lu *lu, const char *path, int *fd, uint64_t *size)
+{
+	(void)lu;
+	(void)path;
+	*fd = -1;
+	*size = (uint64_t)FX_HELD_BLOCKS * 512;
+	return 0;
+}
+
+static const struct core_bs fx_held_bs = {
+	.name = "held", .needs_path = true, .open = fx_held_open, .submit = fx_held_submit,
+};
+
+/* Executes the held submission on the held medium and completes it. */
+static inline void fx_held_complete(struct fx *fx)
+{
+	struct scsi_cmd *cmd = fx->held;
+	struct core_io *io;
+
+	assert_non_null(cmd);
+	io = &cmd->io;
+	fx->held = NULL;
+	if (io->op == CORE_IO_READ)
+		memcpy(io->buf, fx->held_medium + io->offset, io->length);
+	else if (io->op == CORE_IO_WRITE)
+		memcpy(fx->held_medium + io->offset, io->buf, io->length);
+	else if (io->op == CORE_IO_UNMAP)
+		memset(fx->held_medium + io->offset, 0, io->length);
+	io->done(cmd, (int64_t)io->length);
+}
+
+/* fx_setup plus a disk at LUN 2 on the held store, its medium filled with fill. */
+static inline int fx_held_setup(void **state, uint8_t fill)
+{
+	struct core_lu_params p = { .device_type = "disk", .bstype = "held", .path = "/held" };
+	struct fx *fx;
+
+	fx_setup(state);
+	fx = *state;
+	core_root_add_bs(fx->root, &fx_held_bs);
+	assert_int_equal(core_lu_new(fx->tgt, 2, &p, NULL), 0);
+	fx->held_medium = malloc((size_t)FX_HELD_BLOCKS * 512);
+	assert_non_null(fx->held_medium);
+	memset(fx->held_medium, fill, (size_t)FX_HELD_BLOCKS * 512);
+	return 0;
+}
+
 static inline int fx_teardown(void **state)
 {
 	struct fx *fx = *state;
@@ -137,14 +201,52 @@ static inline int fx_teardown(void **state)
 	reactor_free(fx->r);
 	free(fx->buf);
 	free(fx->medium);
+	free(fx->held_medium);
 	free(fx);
 	fx_cur = NULL;
 	return 0;
 }
 
+static inline void fx_noop_done(struct scsi_cmd *cmd)
+{
+	(void)cmd;
+}
+
 /*
- * Runs one CDB on LUN lun (an absent LUN goes to the nolu handler) through the device type's
- * cmd_exec, outside core_cmd_submit, so completion is immediate unless held.
+ * Fills c for one CDB on LUN lun over buf: buf_len bytes (also the EDTL), out_len of them
+ * Data-Out; its done does nothing.
+ */
+static inline void fx_cmd_prep(struct fx *fx, struct scsi_cmd *c, uint64_t lun,
+			       const uint8_t *cdb, size_t cdb_len, uint8_t *buf, uint32_t buf_len,
+			       uint32_t out_len)
+{
+	memset(c, 0, sizeof(*c));
+	c->reactor = fx->r;
+	c->nexus = fx->nexus;
+	c->lu = core_lu_get(fx->tgt, lun);
+	c->lun = lun;
+	c->cdb = cdb;
+	c->cdb_len = (uint16_t)cdb_len;
+	c->dir = out_len ? SCSI_DIR_WRITE : SCSI_DIR_READ;
+	c->buf = buf;
+	c->buf_len = buf_len;
+	c->edtl = buf_len;
+	c->out_len = out_len;
+	c->done = fx_noop_done;
+}
+
+/* Runs c through its LU's device type (an absent LUN goes to the nolu handler). */
+static inline void fx_cmd_exec(struct scsi_cmd *c)
+{
+	if (c->lu)
+		c->lu->dt->cmd_exec(c);
+	else
+		scsi_nolu.cmd_exec(c);
+}
+
+/*
+ * Runs one CDB on LUN lun through the device type's cmd_exec, outside core_cmd_submit, so
+ * completion is immediate unless held.
  * buf_len bytes of buffer (also the EDTL); out_len bytes of it are Data-Out.
  */
 static inline struct scsi_cmd *fx_run(struct fx *fx, uint64_t lun, const uint8_t *cdb,
@@ -153,26 +255,20 @@ static inline struct scsi_cmd *fx_run(struct fx *fx, uint64_t lun, const uint8_t
 	struct scsi_cmd *cmd = &fx->cmd;
 
 	assert_true(buf_len <= FX_BUF_MAX);
-	memset(cmd, 0, sizeof(*cmd));
-	cmd->reactor = fx->r;
-	cmd->nexus = fx->nexus;
-	cmd->lu = core_lu_get(fx->tgt, lun);
-	cmd->lun = lun;
-	cmd->cdb = cdb;
-	cmd->cdb_len = (uint16_t)cdb_len;
-	cmd->dir = out_len ? SCSI_DIR_WRITE : SCSI_DIR_READ;
-	cmd->buf = fx->buf;
-	cmd->buf_len = buf_len;
-	cmd->edtl = buf_len;
-	cmd->out_len = out_len;
+	fx_cmd_prep(fx, cmd, lun, cdb, cdb_len, fx->buf, buf_len, out_len);
 	cmd->done = fx_done;
 	fx->done = 0;
 	fx->submits = 0;
-	if (cmd->lu)
-		cmd->lu->dt->cmd_exec(cmd);
-	else
-		scsi_nolu.cmd_exec(cmd);
+	fx_cmd_exec(cmd);
 	return cmd;
+}
+
+/* Runs one CDB on a command of the test's own (fx->cmd may be busy with a job). */
+static inline void fx_run_on(struct fx *fx, struct scsi_cmd *c, uint64_t lun, const uint8_t *cdb,
+			     size_t cdb_len, uint8_t *buf, uint32_t buf_len, uint32_t out_len)
+{
+	fx_cmd_prep(fx, c, lun, cdb, cdb_len, buf, buf_len, out_len);
+	fx_cmd_exec(c);
 }
 
 /* Completes a held backing-store submission. */
@@ -188,6 +284,14 @@ static inline void fx_assert_good(const struct fx *fx)
 			    fx->cmd.sense[13]);
 	assert_int_equal(fx->done, 1);
 	assert_int_equal(fx->cmd.status, SAM_STAT_GOOD);
+}
+
+/* fx_run, then fx_assert_good. */
+static inline void fx_run_good(struct fx *fx, uint64_t lun, const uint8_t *cdb, size_t cdb_len,
+			       uint32_t buf_len, uint32_t out_len)
+{
+	fx_run(fx, lun, cdb, cdb_len, buf_len, out_len);
+	fx_assert_good(fx);
 }
 
 /* Checks CHECK CONDITION with key and 0xAAQQ in fixed-format sense. */

@@ -150,8 +150,7 @@ static void test_alua_rtpg_command_and_ua(void **state)
 	uint8_t c[16];
 
 	cdb_rtpg(c, 1, 512);
-	fx_run(fx, 1, c, 12, 512, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 12, 512, 0);
 	assert_int_equal(fx->cmd.in_len, 8 + 2 * 12);
 	assert_int_equal(get_be16(&d[10]), 1);
 	assert_int_equal(d[8], CORE_ALUA_AO);
@@ -160,8 +159,7 @@ static void test_alua_rtpg_command_and_ua(void **state)
 
 	/* truncated to the allocation length, length field whole */
 	cdb_rtpg(c, 0, 8);
-	fx_run(fx, 1, c, 12, 8, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 12, 8, 0);
 	assert_int_equal(get_be32(d), 2 * 12);
 	cdb_rtpg(c, 2, 512);
 	fx_run(fx, 1, c, 12, 512, 0);
@@ -174,8 +172,7 @@ static void test_alua_rtpg_command_and_ua(void **state)
 	assert_int_equal(asc, ASC_ALUA_STATE_CHANGED);
 	assert_true(core_ua_take(fx->other, 1, &asc));
 	cdb_rtpg(c, 0, 512);
-	fx_run(fx, 1, c, 12, 512, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 12, 512, 0);
 	assert_int_equal(d[16], CORE_ALUA_STANDBY);
 	assert_int_equal(d[21], CORE_ALUA_STATUS_IMPLICIT);
 	/* the same state again: no new unit attention */
@@ -197,8 +194,7 @@ static void test_alua_standby_refuses_io_on_its_port_only(void **state)
 	fx_assert_sense(fx, SENSE_NOT_READY, 0x040b);
 	c[0] = 0x12;
 	c[4] = 96;
-	fx_run(fx, 1, c, 6, 96, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 6, 96, 0);
 	cdb_read10(c);
 	run_as(fx, fx->other, 1, c, 10, 512, 0);
 	fx_assert_good(fx);
@@ -210,13 +206,11 @@ static void test_alua_standby_refuses_io_on_its_port_only(void **state)
 	fx_run(fx, 1, c, 10, 512, 0);
 	fx_assert_sense(fx, SENSE_NOT_READY, 0x040a);
 	assert_int_equal(core_alua_config(fx->tgt, "alua.tpg.1.state", "active-nonoptimized"), 0);
-	fx_run(fx, 1, c, 10, 512, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 10, 512, 0);
 	/* ALUA off: states are not enforced */
 	assert_int_equal(core_alua_config(fx->tgt, "alua.tpg.1.state", "offline"), 0);
 	assert_int_equal(core_alua_config(fx->tgt, "alua.type", "none"), 0);
-	fx_run(fx, 1, c, 10, 512, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 10, 512, 0);
 }
 
 static void test_alua_stpg(void **state)
@@ -245,11 +239,9 @@ static void test_alua_stpg(void **state)
 	p[4] = CORE_ALUA_AO;
 	put_be16(&p[6], 1);
 	cdb_stpg(c, 8);
-	fx_run(fx, 0, c, 12, 8, 8);
-	fx_assert_good(fx);
+	fx_run_good(fx, 0, c, 12, 8, 8);
 	cdb_read10(c);
-	fx_run(fx, 1, c, 10, 512, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 10, 512, 0);
 
 	/* offline cannot be asked for; unknown group; bad length */
 	p[4] = CORE_ALUA_OFFLINE;
@@ -281,8 +273,7 @@ static void test_alua_inquiry_tpgs_and_vpd83(void **state)
 	memset(c, 0, 6);
 	c[0] = 0x12;
 	c[4] = 96;
-	fx_run(fx, 1, c, 6, 96, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 6, 96, 0);
 	assert_int_equal(d[5] & 0x30, 0x30);          /* implicit and explicit */
 
 	c[1] = 1;

@@ -10,8 +10,7 @@ static uint32_t rsoc_all(struct fx *fx, uint64_t lun, uint8_t *list, uint32_t si
 	uint32_t len;
 
 	put_be32(&c[6], size);
-	fx_run(fx, lun, c, 12, size, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, lun, c, 12, size, 0);
 	len = 4 + get_be32(fx->buf);
 	assert_true(len <= size);
 	memcpy(list, fx->buf, len);
@@ -68,8 +67,7 @@ static void check_reserved_bits(struct fx *fx, uint64_t lun, uint8_t op, bool se
 	c[3] = op;
 	put_be16(&c[4], sa);
 	put_be32(&c[6], 64);
-	fx_run(fx, lun, c, 12, 64, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, lun, c, 12, 64, 0);
 	len = get_be16(&fx->buf[2]);
 	assert_true(len >= 6 && len <= 16);
 	memcpy(usage, &fx->buf[4], len);
@@ -137,8 +135,7 @@ static void test_offline_lu_allows_only_medium_free_commands(void **state)
 	uint8_t cap[16] = { 0x25 };
 
 	fx->disk->online = false;
-	fx_run(fx, 1, inq, 6, 36, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, inq, 6, 36, 0);
 	fx_run(fx, 1, cap, 10, 8, 0);
 	fx_assert_sense(fx, SENSE_NOT_READY, ASC_LUN_NOT_READY_OFFLINE);
 	fx->disk->online = true;

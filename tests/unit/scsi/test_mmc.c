@@ -43,14 +43,12 @@ static void test_mmc_read_capacity_and_read(void **state)
 	uint8_t c[10];
 
 	cdb10(c, 0x25, 0, 0, 0, 0);
-	fx_run(fx, CD_LUN, c, 10, 8, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, CD_LUN, c, 10, 8, 0);
 	assert_int_equal(get_be32(fx->buf), FX_BLOCKS * 512 / 2048 - 1);
 	assert_int_equal(get_be32(&fx->buf[4]), 2048);
 	memset(fx->medium + 2048, 0xab, 2048);
 	cdb10(c, 0x28, 0, 1, 0, 1);
-	fx_run(fx, CD_LUN, c, 10, 2048, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, CD_LUN, c, 10, 2048, 0);
 	assert_int_equal(fx->io.offset, 2048);
 	assert_int_equal(fx->buf[0], 0xab);
 	cdb10(c, 0x28, 0, 512, 0, 1);
@@ -67,8 +65,7 @@ static void test_mmc_empty_drive_not_ready(void **state)
 	fx_run(fx, EMPTY_LUN, tur, 6, 0, 0);
 	fx_assert_sense(fx, SENSE_NOT_READY, ASC_MEDIUM_NOT_PRESENT);
 	cdb10(c, 0x46, 0, 0, 0, 64);
-	fx_run(fx, EMPTY_LUN, c, 10, 64, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, EMPTY_LUN, c, 10, 64, 0);
 	assert_int_equal(get_be16(&fx->buf[6]), 0);        /* no current profile */
 }
 
@@ -78,23 +75,19 @@ static void test_mmc_read_toc_formats(void **state)
 	uint8_t c[10];
 
 	cdb10(c, 0x43, 0, 0, 0, 64);
-	fx_run(fx, CD_LUN, c, 10, 64, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, CD_LUN, c, 10, 64, 0);
 	assert_int_equal(get_be16(fx->buf), 18);
 	assert_int_equal(fx->buf[14], 0xaa);
 	assert_int_equal(get_be32(&fx->buf[16]), 512);
 	cdb10(c, 0x43, 0, 0, 0xaa, 64);                    /* lead-out only */
-	fx_run(fx, CD_LUN, c, 10, 64, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, CD_LUN, c, 10, 64, 0);
 	assert_int_equal(get_be16(fx->buf), 10);
 	c[2] = 1;
 	c[6] = 0;
-	fx_run(fx, CD_LUN, c, 10, 64, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, CD_LUN, c, 10, 64, 0);
 	assert_int_equal(get_be16(fx->buf), 10);
 	c[2] = 2;
-	fx_run(fx, CD_LUN, c, 10, 64, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, CD_LUN, c, 10, 64, 0);
 	assert_int_equal(get_be16(fx->buf), 46);
 	c[2] = 3;
 	fx_run(fx, CD_LUN, c, 10, 64, 0);
@@ -108,8 +101,7 @@ static void test_mmc_configuration_rt(void **state)
 
 	cdb10(c, 0x46, 2, 0, 0, 64);
 	put_be16(&c[2], 0x0010);                           /* RT=2: only Random Readable */
-	fx_run(fx, CD_LUN, c, 10, 64, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, CD_LUN, c, 10, 64, 0);
 	assert_int_equal(get_be32(fx->buf), 4 + 12);
 	assert_int_equal(get_be16(&fx->buf[8]), 0x0010);
 	assert_int_equal(fx->buf[10] & 0x01, 1);           /* current */
@@ -125,18 +117,15 @@ static void test_mmc_eject_prevented_then_events(void **state)
 	uint8_t eject[6] = { 0x1b, 0, 0, 0, 2, 0 };
 	uint8_t c[10];
 
-	fx_run(fx, CD_LUN, prevent, 6, 0, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, CD_LUN, prevent, 6, 0, 0);
 	fx_run(fx, CD_LUN, eject, 6, 0, 0);
 	fx_assert_sense(fx, SENSE_ILLEGAL_REQUEST, 0x5302);
 	prevent[4] = 0;
 	fx_run(fx, CD_LUN, prevent, 6, 0, 0);
-	fx_run(fx, CD_LUN, eject, 6, 0, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, CD_LUN, eject, 6, 0, 0);
 	cdb10(c, 0x4a, 1, 0, 0, 8);
 	c[4] = 0x10;
-	fx_run(fx, CD_LUN, c, 10, 8, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, CD_LUN, c, 10, 8, 0);
 	assert_int_equal(fx->buf[4], 3);                   /* media removal */
 	assert_int_equal(fx->buf[5], 0x01);                /* tray open */
 	fx_run(fx, CD_LUN, c, 10, 8, 0);

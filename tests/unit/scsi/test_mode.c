@@ -20,8 +20,7 @@ static void test_mode_sense6_all_pages(void **state)
 	uint8_t c[16];
 
 	cdb_ms6(c, false, 0, 0x3f, 0, 255);
-	fx_run(fx, 1, c, 6, 255, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 6, 255, 0);
 	assert_int_equal(fx->cmd.in_len, 4 + 8 + 12 + 20 + 12);
 	assert_int_equal(d[0], 4 + 8 + 12 + 20 + 12 - 1);
 	assert_int_equal(d[2], 0x10);                        /* DPOFUA, not WP */
@@ -38,8 +37,7 @@ static void test_mode_sense6_all_pages(void **state)
 	assert_int_equal(get_be16(&d[52]), 0xffff);          /* busy timeout */
 	/* allocation length 4: exactly 4 bytes, no overflow claimed */
 	cdb_ms6(c, false, 0, 0x3f, 0, 4);
-	fx_run(fx, 1, c, 6, 255, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 6, 255, 0);
 	assert_int_equal(fx->cmd.in_len, 4);
 }
 
@@ -52,21 +50,18 @@ static void test_mode_sense6_single_pages_and_dbd(void **state)
 	fx->disk->write_cache = false;
 	fx->disk->readonly = true;
 	cdb_ms6(c, true, 0, 0x08, 0, 255);
-	fx_run(fx, 1, c, 6, 255, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 6, 255, 0);
 	assert_int_equal(fx->cmd.in_len, 4 + 20);
 	assert_int_equal(d[2], 0x90);                        /* WP, DPOFUA */
 	assert_int_equal(d[3], 0);
 	assert_int_equal(d[4], 0x08);
 	assert_int_equal(d[6] & 0x04, 0);
 	cdb_ms6(c, true, 1, 0x0a, 0, 255);                   /* changeable values */
-	fx_run(fx, 1, c, 6, 255, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 6, 255, 0);
 	assert_int_equal(d[6], 0x04);                        /* D_SENSE */
 	assert_int_equal(d[8], 0x08);                        /* SWP */
 	cdb_ms6(c, true, 0, 0x0a, 0xff, 255);                /* all subpages of 0Ah */
-	fx_run(fx, 1, c, 6, 255, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 6, 255, 0);
 	assert_int_equal(fx->cmd.in_len, 4 + 12);
 }
 
@@ -97,8 +92,7 @@ static void test_mode_sense10_long_lba(void **state)
 	uint8_t c[16] = { 0x5a, 0x10, 0x08 };
 
 	put_be16(&c[7], 512);
-	fx_run(fx, 1, c, 10, 512, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 10, 512, 0);
 	assert_int_equal(fx->cmd.in_len, 8 + 16 + 20);
 	assert_int_equal(get_be16(d), 8 + 16 + 20 - 2);
 	assert_int_equal(d[4], 0x01);                        /* LONGLBA */
@@ -159,8 +153,7 @@ static void test_mode_select_caching_wce(void **state)
 	put_be16(&c[7], 8 + 20);
 	memset(fx->buf, 0, 8);
 	memcpy(fx->buf + 8, cache, 20);
-	fx_run(fx, 1, c, 10, 28, 28);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 10, 28, 28);
 	assert_false(fx->disk->write_cache);
 }
 

@@ -7,13 +7,11 @@ static void test_inquiry_reports_no_lu(void **state)
 	struct fx *fx = *state;
 	uint8_t c[16] = { 0x12, 0, 0, 0, 96 };
 
-	fx_run(fx, 7, c, 6, 96, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 7, c, 6, 96, 0);
 	assert_int_equal(fx->buf[0], 0x7f);
 	assert_int_equal(fx->cmd.in_len, 36);
 	c[1] = 1;
-	fx_run(fx, 7, c, 6, 96, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 7, c, 6, 96, 0);
 	assert_int_equal(fx->buf[0], 0x7f);
 	assert_int_equal(fx->buf[1], 0x00);
 }
@@ -23,8 +21,7 @@ static void test_request_sense_is_good_with_lun_not_supported(void **state)
 	struct fx *fx = *state;
 	uint8_t c[16] = { 0x03, 0, 0, 0, 18 };
 
-	fx_run(fx, 7, c, 6, 18, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 7, c, 6, 18, 0);
 	assert_int_equal(fx->buf[2], SENSE_ILLEGAL_REQUEST);
 	assert_int_equal(fx->buf[12], 0x25);
 }
@@ -35,8 +32,7 @@ static void test_report_luns_works(void **state)
 	uint8_t c[16] = { 0xa0 };
 
 	put_be32(&c[6], 64);
-	fx_run(fx, 7, c, 12, 64, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 7, c, 12, 64, 0);
 	assert_int_equal(get_be32(fx->buf), 16);
 }
 

@@ -287,30 +287,37 @@ static void test_osd_objects(void **state)
 	assert_int_equal(get_be64(fx->buf), 16);
 }
 
-static void test_osd_attributes(void **state)
+/* CREATE PARTITION pid, then CREATE of object oid in PID (0: numbers the target picks). */
+static void new_object(struct ofx *o, uint64_t pid, uint64_t oid)
 {
-	struct ofx *o = *state;
-	struct fx *fx = o->fx;
-	uint8_t *c;
-	uint32_t pos = OSD_LIST_HDR;
-	struct osd_attr a = { .page = 0x10001, .num = 7, .len = 5, .val = (const uint8_t *)"world" };
-
-	cdb_new(o, OSD_SA_CREATE_PARTITION, PID, 0, 0, 0);
+	cdb_new(o, OSD_SA_CREATE_PARTITION, pid, 0, 0, 0);
 	fx_assert_good(run(o, 0, 0));
-	cdb_new(o, OSD_SA_CREATE, PID, OID, 0, 0);
+	cdb_new(o, OSD_SA_CREATE, PID, oid, 0, 0);
 	fx_assert_good(run(o, 0, 0));
+}
 
-	c = cdb_new(o, OSD_SA_SET_ATTRIBUTES, PID, OID, 0, 0);  /* one value in the CDB */
+/* SET ATTRIBUTES of one value in the CDB (page, number, length; the value is the caller's). */
+static uint8_t *set_one_cdb(struct ofx *o, uint32_t page, uint32_t num, uint16_t len)
+{
+	uint8_t *c = cdb_new(o, OSD_SA_SET_ATTRIBUTES, PID, OID, 0, 0);
+
 	c[11] = 0x10;
 	memset(c + 52, 0, 28);
-	put_be32(c + 52, 0x10000);
-	put_be32(c + 56, 1);
-	put_be16(c + 60, 5);
-	memcpy(c + 62, "hello", 5);
-	fx_assert_good(run(o, 0, 0));
+	put_be32(c + 52, page);
+	put_be32(c + 56, num);
+	put_be16(c + 60, len);
+	return c;
+}
 
-	memset(fx->buf, 0, 128);                                 /* a set list in Data-Out */
-	osd_attr_list_put(fx->buf, 128, &pos, &a);
+/* SET ATTRIBUTES with a set list of the attribute a in Data-Out; returns the list length. */
+static uint32_t set_list_cdb(struct ofx *o, const struct osd_attr *a)
+{
+	struct fx *fx = o->fx;
+	uint32_t pos = OSD_LIST_HDR;
+	uint8_t *c;
+
+	memset(fx->buf, 0, 128);
+	osd_attr_list_put(fx->buf, 128, &pos, a);
 	fx->buf[0] = OSD_LIST_SET_RET;
 	put_be32(fx->buf + 4, pos - 8);
 	c = cdb_new(o, OSD_SA_SET_ATTRIBUTES, PID, OID, 0, 0);
@@ -319,6 +326,24 @@ static void test_osd_attributes(void **state)
 	put_be32(c + 64, 0xffffffff);
 	put_be32(c + 68, pos);
 	put_be32(c + 72, off(0));
+	return pos;
+}
+
+static void test_osd_attributes(void **state)
+{
+	struct ofx *o = *state;
+	struct fx *fx = o->fx;
+	uint8_t *c;
+	uint32_t pos;
+	struct osd_attr a = { .page = 0x10001, .num = 7, .len = 5, .val = (const uint8_t *)"world" };
+
+	new_object(o, PID, OID);
+
+	c = set_one_cdb(o, 0x10000, 1, 5);                       /* one value in the CDB */
+	memcpy(c + 62, "hello", 5);
+	fx_assert_good(run(o, 0, 0));
+
+	pos = set_list_cdb(o, &a);                               /* a set list in Data-Out */
 	fx_assert_good(run(o, pos, pos));
 
 	c = cdb_new(o, OSD_SA_GET_ATTRIBUTES, PID, OID, 0, 0);
@@ -339,25 +364,11 @@ static void test_osd_attributes(void **state)
 	assert_memory_equal(fx->buf + 8 + 8 + 16, "hello", 5);
 	assert_int_equal(fx->cmd.in_len, 72);
 
-	c = cdb_new(o, OSD_SA_SET_ATTRIBUTES, PID, OID, 0, 0);  /* read-only attribute */
-	c[11] = 0x10;
-	memset(c + 52, 0, 28);
-	put_be32(c + 52, 0x1);
-	put_be32(c + 56, 0x82);
-	put_be16(c + 60, 8);
+	set_one_cdb(o, 0x1, 0x82, 8);                            /* read-only attribute */
 	fx_assert_field(run(o, 0, 0), 52, -1);
 
 	a.page = 0x30010000;                                     /* a partition page */
-	pos = OSD_LIST_HDR;
-	osd_attr_list_put(fx->buf, 128, &pos, &a);
-	fx->buf[0] = OSD_LIST_SET_RET;
-	put_be32(fx->buf + 4, pos - 8);
-	c = cdb_new(o, OSD_SA_SET_ATTRIBUTES, PID, OID, 0, 0);
-	c[11] = 0x30;
-	memset(c + 52, 0, 28);
-	put_be32(c + 64, 0xffffffff);
-	put_be32(c + 68, pos);
-	put_be32(c + 72, off(0));
+	pos = set_list_cdb(o, &a);
 	run(o, pos, pos);
 	fx_assert_sense(fx, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_PARAM);
 	assert_int_equal(fx->cmd.sense[15] & 0xc0, 0x80);        /* SKSV, parameter data */
@@ -412,10 +423,7 @@ static void test_osd_hostile(void **state)
 
 	cdb_new(o, OSD_SA_FORMAT, 0, 0, 100, 0);                 /* 100 bytes of capacity */
 	fx_assert_good(run(o, 0, 0));
-	cdb_new(o, OSD_SA_CREATE_PARTITION, 0, 0, 0, 0);
-	fx_assert_good(run(o, 0, 0));
-	cdb_new(o, OSD_SA_CREATE, PID, 0, 0, 0);
-	fx_assert_good(run(o, 0, 0));
+	new_object(o, 0, 0);
 	memset(fx->buf, 0xab, 200);
 	cdb_new(o, OSD_SA_WRITE, PID, OID, 200, 0);
 	fx_assert_sense(run(o, 200, 200), SENSE_DATA_PROTECT, 0x5507);
@@ -432,10 +440,7 @@ static void test_osd_reopen(void **state)
 	struct core_lu *lu;
 	uint8_t *c;
 
-	cdb_new(o, OSD_SA_CREATE_PARTITION, 0, 0, 0, 0);
-	fx_assert_good(run(o, 0, 0));
-	cdb_new(o, OSD_SA_CREATE, PID, 0, 0, 0);
-	fx_assert_good(run(o, 0, 0));
+	new_object(o, 0, 0);
 	memset(fx->buf, 7, 100);
 	cdb_new(o, OSD_SA_WRITE, PID, OID, 100, 0);
 	fx_assert_good(run(o, 100, 100));

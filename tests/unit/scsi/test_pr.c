@@ -40,6 +40,16 @@ static int out(struct scsi_pr *pr, struct ua_log *l, const char *tid, uint8_t sa
 	return scsi_pr_out(pr, tid, sa, type, key, sa_key, false, log_ua, l);
 }
 
+/* Registers the first n of A, B, C under the keys 0xa, 0xb, 0xc. */
+static void reg_n(struct scsi_pr *pr, struct ua_log *l, unsigned int n)
+{
+	static const char *const tid[] = { A, B, C };
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		assert_int_equal(out(pr, l, tid[i], 0, 0, 0, 0xa + i), SAM_STAT_GOOD);
+}
+
 static void test_register_and_keys(void **state)
 {
 	struct scsi_pr pr;
@@ -70,8 +80,7 @@ static void test_reserve_release_and_access(void **state)
 
 	(void)state;
 	scsi_pr_init(&pr);
-	out(&pr, &l, A, 0, 0, 0, 0xa);
-	out(&pr, &l, B, 0, 0, 0, 0xb);
+	reg_n(&pr, &l, 2);
 	/* unregistered C cannot reserve; a bad type is refused */
 	assert_int_equal(out(&pr, &l, C, 1, SCSI_PR_WE, 0, 0), SAM_STAT_RESERVATION_CONFLICT);
 	assert_int_equal(out(&pr, &l, A, 1, 2, 0xa, 0), -ASC_INVALID_FIELD_IN_CDB);
@@ -113,8 +122,7 @@ static void test_access_table(void **state)
 	(void)state;
 	for (i = 0; i < ARRAY_SIZE(t); i++) {
 		scsi_pr_init(&pr);
-		out(&pr, &l, A, 0, 0, 0, 0xa);
-		out(&pr, &l, B, 0, 0, 0, 0xb);
+		reg_n(&pr, &l, 2);
 		assert_int_equal(out(&pr, &l, A, 1, t[i].type, 0xa, 0), SAM_STAT_GOOD);
 		assert_true(scsi_pr_allows(&pr, A, true));
 		assert_int_equal(scsi_pr_allows(&pr, B, false), t[i].reg_read);
@@ -132,9 +140,7 @@ static void test_preempt_and_clear_raise_unit_attentions(void **state)
 
 	(void)state;
 	scsi_pr_init(&pr);
-	out(&pr, &l, A, 0, 0, 0, 0xa);
-	out(&pr, &l, B, 0, 0, 0, 0xb);
-	out(&pr, &l, C, 0, 0, 0, 0xc);
+	reg_n(&pr, &l, 3);
 	out(&pr, &l, A, 1, SCSI_PR_WE_RO, 0xa, 0);
 	/* B preempts the holder A: A's registration goes, B holds with a new type */
 	assert_int_equal(out(&pr, &l, B, 4, SCSI_PR_EA, 0xb, 0xa), SAM_STAT_GOOD);
@@ -167,8 +173,7 @@ static void test_all_registrants(void **state)
 
 	(void)state;
 	scsi_pr_init(&pr);
-	out(&pr, &l, A, 0, 0, 0, 0xa);
-	out(&pr, &l, B, 0, 0, 0, 0xb);
+	reg_n(&pr, &l, 2);
 	assert_int_equal(out(&pr, &l, A, 1, SCSI_PR_EA_AR, 0xa, 0), SAM_STAT_GOOD);
 	assert_true(scsi_pr_is_holder(&pr, scsi_pr_find(&pr, B)));
 	/* the reservation stays while a registrant is left */
@@ -177,8 +182,7 @@ static void test_all_registrants(void **state)
 	assert_int_equal(out(&pr, &l, B, 0, 0, 0xb, 0), SAM_STAT_GOOD);
 	assert_int_equal(pr.type, 0);
 	/* PREEMPT with key 0 under AR removes everybody else and reserves anew */
-	out(&pr, &l, A, 0, 0, 0, 0xa);
-	out(&pr, &l, B, 0, 0, 0, 0xb);
+	reg_n(&pr, &l, 2);
 	out(&pr, &l, A, 1, SCSI_PR_WE_AR, 0xa, 0);
 	assert_int_equal(out(&pr, &l, B, 4, SCSI_PR_WE, 0xb, 0), SAM_STAT_GOOD);
 	assert_int_equal(pr.nr_regs, 1);
@@ -218,20 +222,34 @@ static void test_aptpl_state_file_is_restored(void **state)
 
 /* ---- through the dispatcher ---- */
 
-static void cdb_pr_out(uint8_t *c, uint8_t sa, uint8_t type)
-{
-	memset(c, 0, 10);
-	c[0] = 0x5f;
-	c[1] = sa;
-	c[2] = type;
-	c[8] = 24;
-}
-
 static void param(uint8_t *p, uint64_t key, uint64_t sa_key)
 {
 	memset(p, 0, 24);
 	put_be64(p, key);
 	put_be64(&p[8], sa_key);
+}
+
+/* PR OUT through the dispatcher with plen bytes of parameter list already in fx->buf. */
+static void pr_out_run(struct fx *fx, uint8_t sa, uint8_t type, uint32_t plen)
+{
+	uint8_t c[10] = { 0x5f, sa, type };
+
+	put_be32(&c[5], plen);
+	fx_run(fx, 1, c, 10, plen, plen);
+}
+
+/* PR OUT with the basic 24-byte parameter list: reservation key, service action key. */
+static void pr_out_keys(struct fx *fx, uint8_t sa, uint8_t type, uint64_t key, uint64_t sa_key)
+{
+	param(fx->buf, key, sa_key);
+	pr_out_run(fx, sa, type, 24);
+}
+
+/* The TransportIDs of fx's two nexuses. */
+static void set_tids(struct fx *fx, const char *me, const char *other)
+{
+	snprintf(fx->nexus->transport_id, sizeof(fx->nexus->transport_id), "%s", me);
+	snprintf(fx->other->transport_id, sizeof(fx->other->transport_id), "%s", other);
 }
 
 static void test_commands_conflict_for_the_other_nexus(void **state)
@@ -240,23 +258,17 @@ static void test_commands_conflict_for_the_other_nexus(void **state)
 	struct core_nexus *me = fx->nexus;
 	uint8_t c[16], rd[16] = { 0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0 };
 
-	snprintf(fx->nexus->transport_id, sizeof(fx->nexus->transport_id), "%s", A);
-	snprintf(fx->other->transport_id, sizeof(fx->other->transport_id), "%s", B);
+	set_tids(fx, A, B);
 	/* consume the power-on unit attentions of both nexuses */
 	fx_run(fx, 1, rd, 10, 512, 0);
 	fx->nexus = fx->other;
 	fx_run(fx, 1, rd, 10, 512, 0);
 	fx->nexus = me;
-	cdb_pr_out(c, 0, 0);
-	param(fx->buf, 0, 0x1234);
-	fx_run(fx, 1, c, 10, 24, 24);
+	pr_out_keys(fx, 0, 0, 0, 0x1234);
 	fx_assert_good(fx);
-	cdb_pr_out(c, 1, SCSI_PR_EA);
-	param(fx->buf, 0x1234, 0);
-	fx_run(fx, 1, c, 10, 24, 24);
+	pr_out_keys(fx, 1, SCSI_PR_EA, 0x1234, 0);
 	fx_assert_good(fx);
-	fx_run(fx, 1, rd, 10, 512, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, rd, 10, 512, 0);
 	fx->nexus = fx->other;
 	fx_run(fx, 1, rd, 10, 512, 0);
 	assert_int_equal(fx->cmd.status, SAM_STAT_RESERVATION_CONFLICT);
@@ -264,12 +276,9 @@ static void test_commands_conflict_for_the_other_nexus(void **state)
 	memset(c, 0, 6);
 	c[0] = 0x12;
 	c[4] = 36;
-	fx_run(fx, 1, c, 6, 36, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 6, 36, 0);
 	/* PR OUT with a bad parameter list length */
-	cdb_pr_out(c, 0, 0);
-	c[8] = 20;
-	fx_run(fx, 1, c, 10, 20, 20);
+	pr_out_run(fx, 0, 0, 20);
 	fx_assert_sense(fx, SENSE_ILLEGAL_REQUEST, ASC_PARAMETER_LIST_LENGTH_ERR);
 	/* RESERVE(6) under a persistent reservation: conflict */
 	memset(c, 0, 6);
@@ -289,20 +298,16 @@ static void test_pr_in_read_keys_and_capabilities(void **state)
 	c[0] = 0x12;
 	c[4] = 36;
 	fx_run(fx, 1, c, 6, 36, 0); /* power-on unit attention */
-	cdb_pr_out(c, 0, 0);
-	param(fx->buf, 0, 0x77);
-	fx_run(fx, 1, c, 10, 24, 24);
+	pr_out_keys(fx, 0, 0, 0, 0x77);
 	fx_assert_good(fx);
 	memset(c, 0, 10);
 	c[0] = 0x5e;
 	c[8] = 64;
-	fx_run(fx, 1, c, 10, 64, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 10, 64, 0);
 	assert_int_equal(get_be32(&fx->buf[4]), 8);
 	assert_int_equal(get_be64(&fx->buf[8]), 0x77);
 	c[1] = 2;
-	fx_run(fx, 1, c, 10, 64, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 10, 64, 0);
 	assert_int_equal(get_be16(fx->buf), 8);
 	c[1] = 9; /* unknown service action */
 	fx_run(fx, 1, c, 10, 64, 0);
@@ -404,7 +409,7 @@ static void test_register_and_move(void **state)
 
 	(void)state;
 	scsi_pr_init(&pr);
-	out(&pr, &l, A, 0, 0, 0, 0xa);
+	reg_n(&pr, &l, 1);
 	/* no reservation to move */
 	assert_int_equal(scsi_pr_move(&pr, A, 0xa, 0xb, B, false, false),
 			 -ASC_INVALID_FIELD_IN_CDB);
@@ -447,15 +452,6 @@ static void abort_lu_cb(struct core_nexus *n, uint64_t lun)
 static const struct core_nexus_ops abort_ops = { .close = fx_nexus_close,
 						 .abort_lu = abort_lu_cb };
 
-/* PR OUT through the dispatcher with plen bytes of parameter list already in fx->buf. */
-static void pr_out_run(struct fx *fx, uint8_t sa, uint8_t type, uint32_t plen)
-{
-	uint8_t c[10] = { 0x5f, sa, type };
-
-	put_be32(&c[5], plen);
-	fx_run(fx, 1, c, 10, plen, plen);
-}
-
 static void test_pr_out_spec_i_pt_move_and_preempt_abort(void **state)
 {
 	struct fx *fx = *state;
@@ -463,8 +459,7 @@ static void test_pr_out_spec_i_pt_move_and_preempt_abort(void **state)
 	uint16_t asc;
 	size_t n;
 
-	snprintf(me->transport_id, sizeof(me->transport_id), "%s", A);
-	snprintf(fx->other->transport_id, sizeof(fx->other->transport_id), "%s", B);
+	set_tids(fx, A, B);
 	fx->other->ops = &abort_ops;
 	/* SPEC_I_PT: A registers itself and B */
 	param(fx->buf, 0, 0xa);
@@ -494,8 +489,7 @@ static void test_pr_out_spec_i_pt_move_and_preempt_abort(void **state)
 	pr_out_run(fx, 0, 0, 24);
 	fx_assert_sense(fx, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_PARAM);
 	/* A reserves and moves the reservation to B (UNREG) */
-	param(fx->buf, 0xa, 0);
-	pr_out_run(fx, 1, SCSI_PR_EA, 24);
+	pr_out_keys(fx, 1, SCSI_PR_EA, 0xa, 0);
 	fx_assert_good(fx);
 	param(fx->buf, 0xa, 0xb);
 	fx->buf[17] = 0x02;
@@ -510,13 +504,11 @@ static void test_pr_out_spec_i_pt_move_and_preempt_abort(void **state)
 	pr_out_run(fx, 7, 0, 24 + (uint32_t)n);
 	fx_assert_sense(fx, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_PARAM);
 	/* A registers again and preempts B's reservation with PREEMPT AND ABORT */
-	param(fx->buf, 0, 0xa);
-	pr_out_run(fx, 0, 0, 24);
+	pr_out_keys(fx, 0, 0, 0, 0xa);
 	fx_assert_good(fx);
 	core_ua_clear(fx->other);
 	aborted_other = 0;
-	param(fx->buf, 0xa, 0xb);
-	pr_out_run(fx, 5, SCSI_PR_WE, 24);
+	pr_out_keys(fx, 5, SCSI_PR_WE, 0xa, 0xb);
 	fx_assert_good(fx);
 	assert_int_equal(aborted_other, 1);
 	assert_true(core_ua_take(fx->other, 1, &asc));
@@ -524,12 +516,10 @@ static void test_pr_out_spec_i_pt_move_and_preempt_abort(void **state)
 	assert_int_equal(scsi_lu_pr(fx->disk)->type, SCSI_PR_WE);
 	/* plain PREEMPT aborts nothing */
 	fx->nexus = fx->other;
-	param(fx->buf, 0, 0xb);
-	pr_out_run(fx, 0, 0, 24);
+	pr_out_keys(fx, 0, 0, 0, 0xb);
 	fx_assert_good(fx);
 	fx->nexus = me;
-	param(fx->buf, 0xa, 0xb);
-	pr_out_run(fx, 4, SCSI_PR_WE, 24);
+	pr_out_keys(fx, 4, SCSI_PR_WE, 0xa, 0xb);
 	fx_assert_good(fx);
 	assert_int_equal(aborted_other, 1);
 	fx->other->ops = &fx_nexus_ops;
@@ -548,17 +538,14 @@ static void test_all_tg_pt_and_target_ports(void **state)
 	assert_true(scsi_pr_tid_covers(A, A "@2"));
 	assert_true(scsi_pr_tid_covers("iqn.a@1", A "@1"));
 	assert_false(scsi_pr_tid_covers("iqn.a@1", A "@2"));
-	snprintf(me->transport_id, sizeof(me->transport_id), "%s", A);
-	snprintf(fx->other->transport_id, sizeof(fx->other->transport_id), "%s", A);
+	set_tids(fx, A, A);
 	me->tpgt = 1;
 	fx->other->tpgt = 2;
 	/* ALL_TG_PT 0: registered through port 1 only */
-	param(fx->buf, 0, 0xa);
-	pr_out_run(fx, 0, 0, 24);
+	pr_out_keys(fx, 0, 0, 0, 0xa);
 	fx_assert_good(fx);
 	fx->nexus = fx->other;
-	param(fx->buf, 0xa, 0);
-	pr_out_run(fx, 1, SCSI_PR_WE, 24);
+	pr_out_keys(fx, 1, SCSI_PR_WE, 0xa, 0);
 	assert_int_equal(fx->cmd.status, SAM_STAT_RESERVATION_CONFLICT);
 	/* ALL_TG_PT 1 from port 2: a second registration, for every port */
 	param(fx->buf, 0, 0xb);
@@ -596,8 +583,7 @@ static void test_capabilities_and_state_directory(void **state)
 	char *saved_path = fx->disk->path;
 	FILE *f;
 
-	fx_run(fx, 1, c, 10, 8, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 10, 8, 0);
 	assert_int_equal(fx->buf[2], 0x10 | 0x08 | 0x04); /* CRH SIP_C ATP_C, no PTPL_C */
 	assert_int_equal(fx->buf[4], 0x80 | 0x40 | 0x20 | 0x08 | 0x02);
 	assert_int_equal(fx->buf[5], 0x01);

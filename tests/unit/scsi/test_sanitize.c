@@ -5,92 +5,10 @@
 
 #include "scsi/scsi_int.h"
 
-#define HELD_BLOCKS 8192u              /* 4 MiB LU behind the held store (LUN 2): 4 steps */
-
-static struct scsi_cmd *held_cmd;
-static uint8_t *held_medium;
-static unsigned int held_submits;
-
-static void held_submit(struct scsi_cmd *cmd)
-{
-	assert_null(held_cmd);
-	held_cmd = cmd;
-	held_submits++;
-}
-
-static int held_open(struct core_lu *lu, const char *path, int *fd, uint64_t *size)
-{
-	(void)lu;
-	(void)path;
-	*fd = -1;
-	*size = (uint64_t)HELD_BLOCKS * 512;
-	return 0;
-}
-
-static const struct core_bs held_bs = {
-	.name = "held", .needs_path = true, .open = held_open, .submit = held_submit,
-};
-
-static void held_complete(void)
-{
-	struct scsi_cmd *cmd = held_cmd;
-	struct core_io *io = &cmd->io;
-
-	assert_non_null(cmd);
-	held_cmd = NULL;
-	if (io->op == CORE_IO_WRITE)
-		memcpy(held_medium + io->offset, io->buf, io->length);
-	else if (io->op == CORE_IO_UNMAP)
-		memset(held_medium + io->offset, 0, io->length);
-	io->done(cmd, (int64_t)io->length);
-}
-
+/* The held store's LU (LUN 2, 4 MiB: 4 steps) starts as 0x55 everywhere. */
 static int san_setup(void **state)
 {
-	struct core_lu_params p = { .device_type = "disk", .bstype = "held", .path = "/held" };
-	struct fx *fx;
-
-	fx_setup(state);
-	fx = *state;
-	core_root_add_bs(fx->root, &held_bs);
-	assert_int_equal(core_lu_new(fx->tgt, 2, &p, NULL), 0);
-	held_medium = malloc((size_t)HELD_BLOCKS * 512);
-	assert_non_null(held_medium);
-	memset(held_medium, 0x55, (size_t)HELD_BLOCKS * 512);
-	held_cmd = NULL;
-	held_submits = 0;
-	return 0;
-}
-
-static int san_teardown(void **state)
-{
-	free(held_medium);
-	held_medium = NULL;
-	return fx_teardown(state);
-}
-
-static void san_done(struct scsi_cmd *cmd)
-{
-	(void)cmd;
-}
-
-/* Runs a 6-byte CDB on LUN 2 with a command of the test's own (fx->cmd is the SANITIZE). */
-static void san_run6(struct fx *fx, struct scsi_cmd *c, const uint8_t *cdb, uint8_t *buf,
-		     uint32_t len)
-{
-	memset(c, 0, sizeof(*c));
-	c->reactor = fx->r;
-	c->nexus = fx->nexus;
-	c->lu = core_lu_get(fx->tgt, 2);
-	c->lun = 2;
-	c->cdb = cdb;
-	c->cdb_len = 6;
-	c->dir = SCSI_DIR_READ;
-	c->buf = buf;
-	c->buf_len = len;
-	c->edtl = len;
-	c->done = san_done;
-	c->lu->dt->cmd_exec(c);
+	return fx_held_setup(state, 0x55);
 }
 
 /* SANITIZE OVERWRITE of LUN 2 with a one-byte pattern. */
@@ -125,27 +43,28 @@ static void test_sanitize_reports_progress_and_blocks_media_commands(void **stat
 
 	san_overwrite(fx, 0xa5);
 	assert_int_equal(fx->done, 0);
-	assert_int_equal(held_submits, 1);
-	san_run6(fx, &c, tur, NULL, 0);
+	assert_int_equal(fx->held_submits, 1);
+	fx_run_on(fx, &c, 2, tur, 6, NULL, 0, 0);
 	assert_int_equal(c.status, SAM_STAT_CHECK_CONDITION);
 	assert_sanitize_sense(c.sense, 0);
-	san_run6(fx, &c, sst, NULL, 0); /* START STOP UNIT needs no medium, still refused */
+	/* START STOP UNIT needs no medium, still refused */
+	fx_run_on(fx, &c, 2, sst, 6, NULL, 0, 0);
 	assert_sanitize_sense(c.sense, 0);
-	held_complete();
-	san_run6(fx, &c, rs, data, sizeof(data));
+	fx_held_complete(fx);
+	fx_run_on(fx, &c, 2, rs, 6, data, sizeof(data), 0);
 	assert_int_equal(c.status, SAM_STAT_GOOD);
 	assert_sanitize_sense(data, 0x4000);
-	san_run6(fx, &c, inq, data, sizeof(data));
+	fx_run_on(fx, &c, 2, inq, 6, data, sizeof(data), 0);
 	assert_int_equal(c.status, SAM_STAT_GOOD);
-	while (held_cmd)
-		held_complete();
+	while (fx->held)
+		fx_held_complete(fx);
 	fx_assert_good(fx);
-	assert_int_equal(held_submits, 4);
-	for (i = 0; i < HELD_BLOCKS * 512; i += 4096)
-		assert_int_equal(held_medium[i], 0xa5);
-	san_run6(fx, &c, tur, NULL, 0);
+	assert_int_equal(fx->held_submits, 4);
+	for (i = 0; i < FX_HELD_BLOCKS * 512; i += 4096)
+		assert_int_equal(fx->held_medium[i], 0xa5);
+	fx_run_on(fx, &c, 2, tur, 6, NULL, 0, 0);
 	assert_int_equal(c.status, SAM_STAT_GOOD);
-	san_run6(fx, &c, rs, data, sizeof(data));
+	fx_run_on(fx, &c, 2, rs, 6, data, sizeof(data), 0);
 	assert_int_equal(data[2] & 0x0f, SENSE_NO_SENSE);
 }
 
@@ -156,18 +75,18 @@ static void test_sanitize_survives_the_abort_of_its_command(void **state)
 	struct scsi_cmd c;
 
 	san_overwrite(fx, 0x3c);
-	held_complete();
+	fx_held_complete(fx);
 	fx->cmd.aborted = true; /* ABORT TASK, a reset or a lost connection */
-	held_complete();
+	fx_held_complete(fx);
 	assert_int_equal(fx->done, 1); /* the command is answered (dropped by the LLD) */
-	assert_non_null(held_cmd);     /* the sanitize goes on */
-	san_run6(fx, &c, tur, NULL, 0);
+	assert_non_null(fx->held);     /* the sanitize goes on */
+	fx_run_on(fx, &c, 2, tur, 6, NULL, 0, 0);
 	assert_sanitize_sense(c.sense, 0x8000);
-	while (held_cmd)
-		held_complete();
+	while (fx->held)
+		fx_held_complete(fx);
 	assert_int_equal(fx->done, 1);
-	assert_int_equal(held_medium[HELD_BLOCKS * 512 - 1], 0x3c);
-	san_run6(fx, &c, tur, NULL, 0);
+	assert_int_equal(fx->held_medium[FX_HELD_BLOCKS * 512 - 1], 0x3c);
+	fx_run_on(fx, &c, 2, tur, 6, NULL, 0, 0);
 	assert_int_equal(c.status, SAM_STAT_GOOD);
 }
 
@@ -180,13 +99,13 @@ static void test_sanitize_rate_paces_the_overwrite(void **state)
 	assert_int_equal(core_lu_config(lu, "sanitize_rate", "x"), -EINVAL);
 	assert_int_equal(core_lu_config(lu, "sanitize_rate", "20"), 0);
 	san_overwrite(fx, 0x11);
-	held_complete();
-	assert_null(held_cmd); /* the next MiB waits for its time (about 50 ms at 20 MiB/s) */
-	while (!held_cmd)
+	fx_held_complete(fx);
+	assert_null(fx->held); /* the next MiB waits for its time (about 50 ms at 20 MiB/s) */
+	while (!fx->held)
 		assert_true(reactor_run_once(fx->r, 100) >= 0);
-	while (held_cmd) {
-		held_complete();
-		while (!held_cmd && !fx->done)
+	while (fx->held) {
+		fx_held_complete(fx);
+		while (!fx->held && !fx->done)
 			assert_true(reactor_run_once(fx->r, 100) >= 0);
 	}
 	fx_assert_good(fx);
@@ -203,11 +122,11 @@ static void test_block_erase_unmaps_on_thin_lus(void **state)
 	fx_assert_field(fx, 1, 4); /* BLOCK ERASE exists on thin LUs only */
 	core_lu_find(fx->tgt, 2)->thin = true;
 	fx_run(fx, 2, c, 10, 0, 0);
-	while (held_cmd)
-		held_complete();
+	while (fx->held)
+		fx_held_complete(fx);
 	fx_assert_good(fx);
-	assert_int_equal(held_submits, 4);
-	assert_int_equal(held_medium[12345], 0);
+	assert_int_equal(fx->held_submits, 4);
+	assert_int_equal(fx->held_medium[12345], 0);
 }
 
 static void test_sanitize_immed_answers_at_once(void **state)
@@ -220,21 +139,20 @@ static void test_sanitize_immed_answers_at_once(void **state)
 	fx->buf[1] = 0;
 	put_be16(&fx->buf[2], 1);
 	fx->buf[4] = 0x77;
-	fx_run(fx, 2, c, 10, 5, 5);
-	fx_assert_good(fx);
-	assert_non_null(held_cmd);
-	san_run6(fx, &t, tur, NULL, 0);
+	fx_run_good(fx, 2, c, 10, 5, 5);
+	assert_non_null(fx->held);
+	fx_run_on(fx, &t, 2, tur, 6, NULL, 0, 0);
 	assert_sanitize_sense(t.sense, 0);
 	fx_run(fx, 2, c, 10, 5, 5); /* a second SANITIZE meanwhile: NOT READY */
 	fx_assert_sense(fx, SENSE_NOT_READY, 0x041b);
-	while (held_cmd)
-		held_complete();
-	san_run6(fx, &t, tur, NULL, 0);
+	while (fx->held)
+		fx_held_complete(fx);
+	fx_run_on(fx, &t, 2, tur, 6, NULL, 0, 0);
 	assert_int_equal(t.status, SAM_STAT_GOOD);
-	assert_int_equal(held_medium[0], 0x77);
+	assert_int_equal(fx->held_medium[0], 0x77);
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, san_setup, san_teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, san_setup, fx_teardown)
 
 int main(void)
 {

@@ -41,11 +41,9 @@ static void test_read10_beyond_end_is_lba_out_of_range(void **state)
 	assert_int_equal(fx->submits, 0);
 	/* the last block, and zero blocks at the end, are in range */
 	cdb_rw10(c, 0x28, FX_BLOCKS - 1, 1, 0);
-	fx_run(fx, 1, c, 16, 512, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 16, 512, 0);
 	cdb_rw10(c, 0x28, FX_BLOCKS, 0, 0);
-	fx_run(fx, 1, c, 16, 0, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 16, 0, 0);
 }
 
 static void test_read10_reserved_bits_are_invalid_field(void **state)
@@ -72,8 +70,7 @@ static void test_read6_length_zero_is_256_blocks(void **state)
 	struct fx *fx = *state;
 	uint8_t c[16] = { 0x08, 0x00, 0x00, 0x10, 0x00, 0x00 };
 
-	fx_run(fx, 1, c, 6, 256 * 512, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 6, 256 * 512, 0);
 	assert_int_equal(fx->io.op, CORE_IO_READ);
 	assert_int_equal(fx->io.offset, 0x10 * 512);
 	assert_int_equal(fx->io.length, 256 * 512);
@@ -86,21 +83,18 @@ static void test_write_fua_sets_core_io_fua(void **state)
 	uint8_t c[16];
 
 	cdb_rw10(c, 0x2a, 3, 1, 0x08);
-	fx_run(fx, 1, c, 16, 512, 512);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 16, 512, 512);
 	assert_int_equal(fx->io.op, CORE_IO_WRITE);
 	assert_int_equal(fx->io.flags & CORE_IO_FUA, CORE_IO_FUA);
 	cdb_rw16(c, 0x8a, 3, 1, 0x00);
-	fx_run(fx, 1, c, 16, 512, 512);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 16, 512, 512);
 	assert_int_equal(fx->io.flags & CORE_IO_FUA, 0);
 	/* write cache disabled: every write is FUA, WRITE(6) included */
 	fx->disk->write_cache = false;
 	memset(c, 0, 16);
 	c[0] = 0x0a;
 	c[4] = 1;
-	fx_run(fx, 1, c, 6, 512, 512);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 6, 512, 512);
 	assert_int_equal(fx->io.flags & CORE_IO_FUA, CORE_IO_FUA);
 	fx->disk->write_cache = true;
 }
@@ -114,13 +108,11 @@ static void test_write_then_read_returns_the_data(void **state)
 	for (i = 0; i < 4096; i++)
 		fx->buf[i] = (uint8_t)(i * 7);
 	cdb_rw16(c, 0x8a, 100, 8, 0);
-	fx_run(fx, 1, c, 16, 4096, 4096);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 16, 4096, 4096);
 	assert_int_equal(fx->io.offset, 100 * 512);
 	memset(fx->buf, 0, 4096);
 	cdb_rw10(c, 0x28, 100, 8, 0);
-	fx_run(fx, 1, c, 16, 4096, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 16, 4096, 0);
 	for (i = 0; i < 4096; i++)
 		assert_int_equal(fx->buf[i], (uint8_t)(i * 7));
 	/* READ(12) */
@@ -128,8 +120,7 @@ static void test_write_then_read_returns_the_data(void **state)
 	c[0] = 0xa8;
 	put_be32(&c[2], 101);
 	put_be32(&c[6], 1);
-	fx_run(fx, 1, c, 12, 512, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 12, 512, 0);
 	assert_int_equal(fx->buf[0], (uint8_t)(512 * 7));
 }
 
@@ -144,8 +135,7 @@ static void test_read_short_buffer_reports_whole_transfer(void **state)
 		fx->medium[512 * 5 + i] = (uint8_t)(i + 1);
 	memset(fx->buf, 0xee, 512);
 	cdb_rw10(c, 0x28, 5, 1, 0);
-	fx_run(fx, 1, c, 16, 200, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 16, 200, 0);
 	assert_int_equal(fx->cmd.in_len, 512);
 	assert_int_equal(fx->io.length, 512);
 	assert_ptr_not_equal(fx->io.buf, fx->buf);
@@ -153,8 +143,7 @@ static void test_read_short_buffer_reports_whole_transfer(void **state)
 		assert_int_equal(fx->buf[i], (uint8_t)(i + 1));
 	assert_int_equal(fx->buf[200], 0xee);
 	/* no buffer at all: nothing read, still GOOD with the full in_len */
-	fx_run(fx, 1, c, 16, 0, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 16, 0, 0);
 	assert_int_equal(fx->submits, 0);
 	assert_int_equal(fx->cmd.in_len, 512);
 }
@@ -167,14 +156,12 @@ static void test_write_short_data_out(void **state)
 	uint8_t c[16];
 
 	cdb_rw10(c, 0x2a, 4, 2, 0);
-	fx_run(fx, 1, c, 16, 512, 512);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 16, 512, 512);
 	assert_int_equal(fx->cmd.in_len, 1024);   /* SPDTL, for the LLD's overflow residual */
 	assert_int_equal(fx->submits, 1);
 	assert_int_equal(fx->io.offset, 4 * 512);
 	assert_int_equal(fx->io.length, 512);
-	fx_run(fx, 1, c, 16, 0, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 16, 0, 0);
 	assert_int_equal(fx->submits, 0);
 	fx_run(fx, 1, c, 16, 200, 200);
 	fx_assert_sense(fx, SENSE_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_IU);
@@ -182,8 +169,7 @@ static void test_write_short_data_out(void **state)
 	assert_int_equal(fx->submits, 0);
 	/* more Data-Out than the CDB asks for: only the CDB's blocks are written */
 	cdb_rw10(c, 0x2a, 0, 1, 0);
-	fx_run(fx, 1, c, 16, 10000, 10000);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 16, 10000, 10000);
 	assert_int_equal(fx->io.length, 512);
 	assert_int_equal(fx->cmd.in_len, 512);   /* underflow 10000 - 512 */
 }
@@ -197,8 +183,7 @@ static void test_verify_bytchk_compares_and_reports_offset(void **state)
 	memset(fx->medium + 512 * 10, 0x5a, 1024);
 	memset(fx->buf, 0x5a, 1024);
 	cdb_rw10(c, 0x2f, 10, 2, 0x02);
-	fx_run(fx, 1, c, 16, 1024, 1024);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 16, 1024, 1024);
 	assert_int_equal(fx->io.op, CORE_IO_READ);
 	assert_ptr_not_equal(fx->io.buf, fx->buf);
 	fx->buf[700] ^= 0x01;
@@ -208,8 +193,7 @@ static void test_verify_bytchk_compares_and_reports_offset(void **state)
 	assert_int_equal(get_be32(&s[3]), 700);
 	/* BYTCHK=0: a medium check, no compare */
 	cdb_rw16(c, 0x8f, 10, 2, 0x00);
-	fx_run(fx, 1, c, 16, 0, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 16, 0, 0);
 	assert_int_equal(fx->submits, 1);
 	/* VRPROTECT and BYTCHK=10b are not supported */
 	cdb_rw10(c, 0x2f, 10, 2, 0x04);
@@ -310,8 +294,7 @@ static void test_read_capacity(void **state)
 	uint8_t c10[16] = { 0x25 };
 	uint8_t c16[16] = { 0x9e, 0x10 };
 
-	fx_run(fx, 1, c10, 10, 8, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c10, 10, 8, 0);
 	assert_int_equal(fx->cmd.in_len, 8);
 	assert_int_equal(get_be32(fx->buf), FX_BLOCKS - 1);
 	assert_int_equal(get_be32(fx->buf + 4), 512);
@@ -319,8 +302,7 @@ static void test_read_capacity(void **state)
 	fx_run(fx, 1, c10, 10, 8, 0);
 	fx_assert_field(fx, 2, -1);
 	put_be32(&c16[10], 32);
-	fx_run(fx, 1, c16, 16, 32, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c16, 16, 32, 0);
 	assert_int_equal(fx->cmd.in_len, 32);
 	assert_int_equal(get_be64(fx->buf), FX_BLOCKS - 1);
 	assert_int_equal(get_be32(fx->buf + 8), 512);
@@ -328,8 +310,7 @@ static void test_read_capacity(void **state)
 	assert_int_equal(fx->buf[13], 0);         /* LBPPBE */
 	assert_int_equal(fx->buf[14] & 0x80, 0);  /* LBPME */
 	put_be32(&c16[10], 0);                    /* allocation length 0 is not an error */
-	fx_run(fx, 1, c16, 16, 32, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c16, 16, 32, 0);
 	assert_int_equal(fx->cmd.in_len, 0);
 	c16[1] = 0x12;                            /* GET LBA STATUS: not supported */
 	fx_run(fx, 1, c16, 16, 32, 0);
@@ -352,22 +333,18 @@ static void test_start_stop_and_prevent(void **state)
 	fx_run(fx, 1, ssu, 6, 0, 0);
 	fx_assert_field(fx, 4, 1);                  /* fixed medium */
 	ssu[4] = 0x01;
-	fx_run(fx, 1, ssu, 6, 0, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, ssu, 6, 0, 0);
 	ssu[4] = 0x32;                              /* power condition: LOEJ ignored */
-	fx_run(fx, 1, ssu, 6, 0, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, ssu, 6, 0, 0);
 	fx->disk->removable = true;
-	fx_run(fx, 1, pa, 6, 0, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, pa, 6, 0, 0);
 	assert_true(fx->disk->prevent_removal);
 	ssu[4] = 0x02;
 	fx_run(fx, 1, ssu, 6, 0, 0);
 	fx_assert_sense(fx, SENSE_ILLEGAL_REQUEST, 0x5302);
 	pa[4] = 0;
 	fx_run(fx, 1, pa, 6, 0, 0);
-	fx_run(fx, 1, ssu, 6, 0, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, ssu, 6, 0, 0);
 	fx_run(fx, 1, tur, 6, 0, 0);
 	fx_assert_sense(fx, SENSE_NOT_READY, ASC_MEDIUM_NOT_PRESENT);
 	ssu[4] = 0x03;                              /* load: not while prevented */
@@ -377,10 +354,8 @@ static void test_start_stop_and_prevent(void **state)
 	fx_assert_sense(fx, SENSE_ILLEGAL_REQUEST, 0x5302);
 	pa[4] = 0;
 	fx_run(fx, 1, pa, 6, 0, 0);
-	fx_run(fx, 1, ssu, 6, 0, 0);
-	fx_assert_good(fx);
-	fx_run(fx, 1, tur, 6, 0, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, ssu, 6, 0, 0);
+	fx_run_good(fx, 1, tur, 6, 0, 0);
 	fx->disk->removable = false;
 	pa[4] = 0x02;                               /* obsolete value */
 	fx_run(fx, 1, pa, 6, 0, 0);
@@ -416,8 +391,7 @@ static void test_unmap_only_on_thin_lus(void **state)
 	fx_run(fx, 1, c, 10, len, len);
 	fx_assert_sense(fx, SENSE_ILLEGAL_REQUEST, ASC_INVALID_OPCODE);
 	fx->disk->thin = true;
-	fx_run(fx, 1, c, 10, len, len);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 10, len, len);
 	assert_int_equal(fx->submits, 1);          /* zero-block descriptors do nothing */
 	assert_int_equal(fx->io.op, CORE_IO_UNMAP);
 	assert_int_equal(fx->io.offset, 8 * 512);
@@ -428,8 +402,7 @@ static void test_unmap_only_on_thin_lus(void **state)
 	/* GET LBA STATUS: the rest of the LU, "mapped or unknown" */
 	rc[1] = 0x12;
 	put_be64(&rc[2], 10);
-	fx_run(fx, 1, rc, 16, 32, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, rc, 16, 32, 0);
 	assert_int_equal(fx->cmd.in_len, 24);
 	assert_int_equal(get_be32(fx->buf), 20);
 	assert_int_equal(get_be64(fx->buf + 8), 10);
@@ -495,13 +468,8 @@ static void test_submit_defers_completion(void **state)
 	struct scsi_cmd *cmd = &fx->cmd;
 	uint8_t c[16] = { 0 };
 
-	memset(cmd, 0, sizeof(*cmd));
-	cmd->reactor = fx->r;
-	cmd->nexus = fx->nexus;
-	cmd->lu = core_lu_get(fx->tgt, 1);
-	cmd->lun = 1;
-	cmd->cdb = c;
-	cmd->cdb_len = 16;
+	fx_cmd_prep(fx, cmd, 1, c, 16, NULL, 0, 0);
+	cmd->dir = SCSI_DIR_NONE;
 	cmd->done = fx_done;
 	fx->done = 0;
 	core_cmd_submit(cmd);
@@ -521,16 +489,14 @@ static void test_write_same_pattern_zero_and_unmap(void **state)
 
 	memset(fx->buf, 0xa5, 512);
 	cdb_rw10(c, 0x41, 10, 4, 0);
-	fx_run(fx, 1, c, 10, 512, 512);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 10, 512, 512);
 	for (i = 0; i < 4 * 512; i++)
 		assert_int_equal(fx->medium[10 * 512 + i], 0xa5);
 	assert_int_equal(fx->medium[14 * 512], 0);
 	/* a zero pattern is one WRITE ZEROES */
 	memset(fx->buf, 0, 512);
 	cdb_rw16(c, 0x93, 10, 4, 0);
-	fx_run(fx, 1, c, 16, 512, 512);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 16, 512, 512);
 	assert_int_equal(fx->io.op, CORE_IO_WRITE_ZEROES);
 	assert_int_equal(fx->io.length, 4 * 512);
 	/* UNMAP on a fully provisioned LU: refused; on a thin LU: deallocates */
@@ -538,13 +504,11 @@ static void test_write_same_pattern_zero_and_unmap(void **state)
 	fx_run(fx, 1, c, 16, 512, 512);
 	fx_assert_field(fx, 1, 3);
 	fx->disk->thin = true;
-	fx_run(fx, 1, c, 16, 512, 512);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 16, 512, 512);
 	assert_int_equal(fx->io.op, CORE_IO_UNMAP);
 	/* NDOB: no Data-Out */
 	cdb_rw16(c, 0x93, 10, 4, 0x09);
-	fx_run(fx, 1, c, 16, 0, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 16, 0, 0);
 	assert_int_equal(fx->cmd.in_len, 0);
 	/* ANCHOR is not supported; a range over MAXIMUM WRITE SAME LENGTH, beyond the end */
 	cdb_rw16(c, 0x93, 10, 4, 0x10);
@@ -566,8 +530,7 @@ static void test_write_verify_prefetch_defects(void **state)
 
 	memset(fx->buf, 0x3c, 1024);
 	cdb_rw10(c, 0x2e, 5, 2, 0x02);  /* WRITE AND VERIFY(10), BYTCHK */
-	fx_run(fx, 1, c, 10, 1024, 1024);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 10, 1024, 1024);
 	assert_int_equal(fx->io.flags & CORE_IO_FUA, CORE_IO_FUA);
 	assert_int_equal(fx->medium[5 * 512], 0x3c);
 	cdb_rw10(c, 0x2e, 5, 2, 0x08);  /* bit 3 is reserved in WRITE AND VERIFY */
@@ -577,15 +540,13 @@ static void test_write_verify_prefetch_defects(void **state)
 	fx_run(fx, 1, c, 16, 0, 0);
 	fx_assert_sense(fx, SENSE_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE);
 	cdb_rw10(c, 0x34, 0, 8, 0x02);  /* PRE-FETCH(10) IMMED */
-	fx_run(fx, 1, c, 10, 0, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 10, 0, 0);
 	assert_int_equal(fx->submits, 0);
 	memset(c, 0, 16);
 	c[0] = 0x37;                    /* READ DEFECT DATA(10): PLIST, GLIST, format 5 */
 	c[2] = 0x1d;
 	c[8] = 4;
-	fx_run(fx, 1, c, 10, 4, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 10, 4, 0);
 	assert_int_equal(fx->buf[1], 0x1d);
 	assert_int_equal(get_be16(&fx->buf[2]), 0);
 	c[1] = 0x01;                    /* reserved */
@@ -614,8 +575,7 @@ static void test_compare_and_write_and_atomic_limits(void **state)
 	c[13] = 1;
 	memset(fx->buf, 0, 512);
 	memset(fx->buf + 512, 0x11, 512);
-	fx_run(fx, 1, c, 16, 1024, 1024);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 16, 1024, 1024);
 	fx->buf[7] = 1;
 	fx_run(fx, 1, c, 16, 1024, 1024);
 	fx_assert_sense(fx, SENSE_MISCOMPARE, ASC_MISCOMPARE_VERIFY);
@@ -633,8 +593,7 @@ static void test_compare_and_write_and_atomic_limits(void **state)
 	fx_run(fx, 1, c, 16, 257 * 512, 257 * 512);
 	fx_assert_field(fx, 12, -1);
 	put_be16(&c[12], 1);
-	fx_run(fx, 1, c, 16, 512, 512);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 16, 512, 512);
 	/* ORWRITE(16): ORPROTECT is not supported */
 	cdb_rw16(c, 0x8b, 0, 1, 0x20);
 	fx_run(fx, 1, c, 16, 512, 512);

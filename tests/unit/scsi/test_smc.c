@@ -62,8 +62,7 @@ static void test_smc_read_element_status(void **state)
 	uint8_t c[12];
 
 	res_cdb(c, 0x12, 0, 100, 1024);                    /* storage, VOLTAG */
-	fx_run(fx, CH_LUN, c, 12, 1024, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, CH_LUN, c, 12, 1024, 0);
 	assert_int_equal(get_be16(d), 100);
 	assert_int_equal(get_be16(&d[2]), 4);
 	assert_int_equal(d[8], 2);
@@ -72,13 +71,11 @@ static void test_smc_read_element_status(void **state)
 	assert_int_equal(d[16 + 2] & 1, 1);                /* slot 100 full */
 	assert_memory_equal(&d[16 + 12], "ABC001  ", 8);
 	res_cdb(c, 0, 0, 100, 1024);                       /* all types */
-	fx_run(fx, CH_LUN, c, 12, 1024, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, CH_LUN, c, 12, 1024, 0);
 	assert_int_equal(get_be16(&d[2]), 6);
 	assert_int_equal(d[8], 1);
 	res_cdb(c, 0, 0, 100, 8);                          /* header only */
-	fx_run(fx, CH_LUN, c, 12, 8, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, CH_LUN, c, 12, 8, 0);
 	assert_int_equal(fx->cmd.in_len, 8);
 }
 
@@ -88,19 +85,16 @@ static void test_smc_move_medium(void **state)
 	uint8_t c[12];
 
 	move_cdb(c, 100, 50);
-	fx_run(fx, CH_LUN, c, 12, 0, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, CH_LUN, c, 12, 0, 0);
 	fx_run(fx, CH_LUN, c, 12, 0, 0);
 	fx_assert_sense(fx, SENSE_ILLEGAL_REQUEST, 0x3b0e);
 	move_cdb(c, 50, 50);
-	fx_run(fx, CH_LUN, c, 12, 0, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, CH_LUN, c, 12, 0, 0);
 	move_cdb(c, 50, 7);
 	fx_run(fx, CH_LUN, c, 12, 0, 0);
 	fx_assert_sense(fx, SENSE_ILLEGAL_REQUEST, 0x2101);
 	res_cdb(c, 0x13, 0, 10, 256);                      /* import/export */
-	fx_run(fx, CH_LUN, c, 12, 256, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, CH_LUN, c, 12, 256, 0);
 	assert_int_equal(fx->buf[16 + 2] & 1, 1);
 	assert_int_equal(fx->buf[16 + 9], 0x80);           /* SValid */
 	assert_int_equal(get_be16(&fx->buf[16 + 10]), 100);

@@ -21,8 +21,7 @@ static void test_inquiry_standard_data(void **state)
 	unsigned int i;
 
 	cdb_inquiry(c, false, 0, 255);
-	fx_run(fx, 1, c, 6, 255, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 6, 255, 0);
 	assert_int_equal(fx->cmd.in_len, 96);
 	assert_int_equal(d[0], 0x00);
 	assert_int_equal(d[1], 0x00);       /* RMB */
@@ -36,8 +35,7 @@ static void test_inquiry_standard_data(void **state)
 	assert_true(sbc3);
 	/* allocation length cuts the data and is what the initiator gets */
 	cdb_inquiry(c, false, 0, 36);
-	fx_run(fx, 1, c, 6, 255, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 6, 255, 0);
 	assert_int_equal(fx->cmd.in_len, 36);
 	fx->disk->removable = true;
 	fx_run(fx, 1, c, 6, 255, 0);
@@ -69,8 +67,7 @@ static void test_vpd_supported_pages_sorted(void **state)
 	uint8_t c[16];
 
 	cdb_inquiry(c, true, 0x00, 255);
-	fx_run(fx, 1, c, 6, 255, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 6, 255, 0);
 	assert_int_equal(get_be16(&fx->buf[2]), sizeof(want));
 	assert_memory_equal(&fx->buf[4], want, sizeof(want));
 	assert_int_equal(fx->cmd.in_len, 4 + sizeof(want));
@@ -83,15 +80,13 @@ static void test_vpd_serial_and_device_id(void **state)
 	uint8_t c[16];
 
 	cdb_inquiry(c, true, 0x80, 255);
-	fx_run(fx, 1, c, 6, 255, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 6, 255, 0);
 	assert_int_equal(d[1], 0x80);
 	assert_int_equal(get_be16(&d[2]), 6);
 	assert_memory_equal(&d[4], "beaf11", 6);
 
 	cdb_inquiry(c, true, 0x83, 255);
-	fx_run(fx, 1, c, 6, 255, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 6, 255, 0);
 	assert_int_equal(d[1], 0x83);
 	assert_int_equal(get_be16(&d[2]), 20 + 4 + 16);
 	assert_int_equal(fx->cmd.in_len, 4 + 20 + 4 + 16);
@@ -120,8 +115,7 @@ static void test_vpd_block_pages(void **state)
 	unsigned int i;
 
 	cdb_inquiry(c, true, 0xb0, 255);
-	fx_run(fx, 1, c, 6, 255, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 6, 255, 0);
 	assert_int_equal(fx->cmd.in_len, 64);
 	assert_int_equal(get_be16(&d[2]), 0x3c);
 	assert_int_equal(d[5], (64u << 10) / 512);          /* MAX COMPARE AND WRITE */
@@ -131,12 +125,10 @@ static void test_vpd_block_pages(void **state)
 	assert_int_equal(get_be32(&d[24]), 0);
 	fx->disk->rotation_rate = 1;
 	cdb_inquiry(c, true, 0xb1, 255);
-	fx_run(fx, 1, c, 6, 255, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 6, 255, 0);
 	assert_int_equal(get_be16(&d[4]), 1);
 	cdb_inquiry(c, true, 0xb2, 255);
-	fx_run(fx, 1, c, 6, 255, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 6, 255, 0);
 	assert_int_equal(fx->cmd.in_len, 8);
 	for (i = 4; i < 8; i++)
 		assert_int_equal(d[i], 0);
@@ -159,15 +151,13 @@ static void test_report_luns(void **state)
 	uint8_t c[16] = { 0xa0 };
 
 	put_be32(&c[6], 4096);
-	fx_run(fx, 1, c, 12, 4096, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 12, 4096, 0);
 	assert_int_equal(fx->cmd.in_len, 8 + 16);
 	assert_int_equal(get_be32(d), 16);
 	assert_int_equal(get_be64(&d[8]), 0);
 	assert_int_equal(get_be64(&d[16]), 0x0001000000000000ull);
 	c[2] = 1;                             /* well-known LUs only: none */
-	fx_run(fx, 1, c, 12, 4096, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 12, 4096, 0);
 	assert_int_equal(get_be32(d), 0);
 	c[2] = 3;
 	fx_run(fx, 1, c, 12, 4096, 0);
@@ -186,8 +176,7 @@ static void test_report_luns_flat_addressing(void **state)
 
 	assert_int_equal(core_lu_new(fx->tgt, 300, &p, NULL), 0);
 	put_be32(&c[6], 4096);
-	fx_run(fx, 1, c, 12, 4096, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 12, 4096, 0);
 	assert_int_equal(get_be32(fx->buf), 24);
 	assert_int_equal(fx->buf[24], 0x41);
 	assert_int_equal(fx->buf[25], 300 & 0xff);
@@ -198,20 +187,17 @@ static void test_request_sense_formats(void **state)
 	struct fx *fx = *state;
 	uint8_t c[16] = { 0x03, 0, 0, 0, 252 };
 
-	fx_run(fx, 1, c, 6, 252, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 6, 252, 0);
 	assert_int_equal(fx->cmd.in_len, 18);
 	assert_int_equal(fx->buf[0], 0x70);
 	assert_int_equal(fx->buf[2], 0);
 	c[1] = 1;
-	fx_run(fx, 1, c, 6, 252, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 6, 252, 0);
 	assert_int_equal(fx->cmd.in_len, 8);
 	assert_int_equal(fx->buf[0], 0x72);
 	fx->disk->online = false;
 	c[1] = 0;
-	fx_run(fx, 1, c, 6, 252, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 6, 252, 0);
 	assert_int_equal(fx->buf[2], SENSE_NOT_READY);
 	assert_int_equal(fx->buf[12], 0x04);
 	assert_int_equal(fx->buf[13], 0x12);
@@ -252,8 +238,7 @@ static void test_report_opcodes_all(void **state)
 	uint32_t len;
 
 	cdb_rsoc(c, 0, 0, 0, 8192);
-	fx_run(fx, 1, c, 12, 8192, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 12, 8192, 0);
 	len = 4 + get_be32(fx->buf);
 	assert_int_equal(fx->cmd.in_len, len);
 	assert_int_equal((len - 4) % 8, 0);
@@ -272,8 +257,7 @@ static void test_report_opcodes_all(void **state)
 	assert_null(rsoc_find(fx->buf, len, 0x83, 0x01));  /* no EXTENDED COPY(LID4) */
 	/* RCTD: every descriptor carries a 12-byte timeouts descriptor */
 	cdb_rsoc(c, 0x80, 0, 0, 8192);
-	fx_run(fx, 1, c, 12, 8192, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 12, 8192, 0);
 	len = 4 + get_be32(fx->buf);
 	assert_int_equal((len - 4) % 20, 0);
 	e = rsoc_find(fx->buf, len, 0x2a, 0);
@@ -289,22 +273,19 @@ static void test_report_opcodes_one(void **state)
 	uint8_t c[16];
 
 	cdb_rsoc(c, 1, 0x28, 0, 512);
-	fx_run(fx, 1, c, 12, 512, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 12, 512, 0);
 	assert_int_equal(d[1], 0x03);
 	assert_int_equal(get_be16(&d[2]), 10);
 	assert_int_equal(d[4], 0x28);
 	assert_int_equal(d[5], 0x1a);                     /* DPO, FUA, FUA_NV */
 	assert_int_equal(fx->cmd.in_len, 14);
 	cdb_rsoc(c, 2, 0x9e, 0x10, 512);
-	fx_run(fx, 1, c, 12, 512, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 12, 512, 0);
 	assert_int_equal(d[1], 0x03);
 	assert_int_equal(d[4], 0x9e);
 	assert_int_equal(d[5], 0x10);
 	cdb_rsoc(c, 0x82, 0x9e, 0x10, 512);               /* with timeouts */
-	fx_run(fx, 1, c, 12, 512, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 12, 512, 0);
 	assert_int_equal(d[1], 0x83);
 	assert_int_equal(fx->cmd.in_len, 4 + 16 + 12);
 	cdb_rsoc(c, 1, 0x9e, 0, 512);                     /* opcode has service actions */
@@ -314,20 +295,17 @@ static void test_report_opcodes_one(void **state)
 	fx_run(fx, 1, c, 12, 512, 0);
 	fx_assert_field(fx, 2, 2);
 	cdb_rsoc(c, 1, 0x3b, 0, 512);                     /* unsupported (WRITE BUFFER) */
-	fx_run(fx, 1, c, 12, 512, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 12, 512, 0);
 	assert_int_equal(d[1], 0x01);
 	assert_int_equal(get_be16(&d[2]), 0);
 	cdb_rsoc(c, 2, 0x83, 0x00, 512);                  /* EXTENDED COPY(LID1) */
-	fx_run(fx, 1, c, 12, 512, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 12, 512, 0);
 	assert_int_equal(d[1], 0x03);
 	assert_int_equal(get_be16(&d[2]), 16);
 	assert_int_equal(d[4], 0x83);
 	assert_int_equal(get_be32(&d[4 + 10]), 0xffffffff); /* PARAMETER LIST LENGTH */
 	cdb_rsoc(c, 2, 0x83, 0x01, 512);                  /* LID4: not supported */
-	fx_run(fx, 1, c, 12, 512, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 12, 512, 0);
 	assert_int_equal(d[1], 0x01);
 	cdb_rsoc(c, 5, 0, 0, 512);
 	fx_run(fx, 1, c, 12, 512, 0);
@@ -344,12 +322,10 @@ static void test_controller_lun0(void **state)
 	assert_string_equal(fx->ctl->scsi_id, "IET     00010000");
 	assert_string_equal(fx->ctl->scsi_sn, "beaf10");
 	cdb_inquiry(c, false, 0, 255);
-	fx_run(fx, 0, c, 6, 255, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 0, c, 6, 255, 0);
 	assert_int_equal(fx->buf[0], 0x0c);
 	cdb_inquiry(c, true, 0x00, 255);
-	fx_run(fx, 0, c, 6, 255, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 0, c, 6, 255, 0);
 	assert_int_equal(get_be16(&fx->buf[2]), 3);
 	cdb_inquiry(c, true, 0xb0, 255);
 	fx_run(fx, 0, c, 6, 255, 0);
@@ -359,8 +335,7 @@ static void test_controller_lun0(void **state)
 	fx_run(fx, 0, c, 10, 512, 0);
 	fx_assert_sense(fx, SENSE_ILLEGAL_REQUEST, ASC_INVALID_OPCODE);
 	c[0] = 0x00;
-	fx_run(fx, 0, c, 6, 0, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 0, c, 6, 0, 0);
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, fx_setup, fx_teardown)

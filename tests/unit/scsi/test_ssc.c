@@ -113,8 +113,7 @@ static void pos_long(struct fx *fx, uint64_t obj, uint64_t file)
 {
 	uint8_t c[10] = { 0x34, 6 };
 
-	fx_run(fx, TAPE_LUN, c, 10, 32, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, TAPE_LUN, c, 10, 32, 0);
 	assert_int_equal(get_be64(&fx->buf[8]), obj);
 	assert_int_equal(get_be64(&fx->buf[16]), file);
 }
@@ -188,8 +187,7 @@ static void test_ssc_space_and_locate(void **state)
 	tape_op(fx, 0x11, 3, 0, 0);                        /* end of data */
 	pos_long(fx, 6, 3);
 	put_be32(&loc[3], 3);
-	fx_run(fx, TAPE_LUN, loc, 10, 0, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, TAPE_LUN, loc, 10, 0, 0);
 	tape_op(fx, 0x08, 0, 30, 30);
 	fx_assert_good(fx);
 	assert_int_equal(fx->buf[0], 3);
@@ -212,12 +210,10 @@ static void test_ssc_fixed_mode(void **state)
 	memset(fx->buf, 0, 12);
 	fx->buf[3] = 8;
 	put_be24(&fx->buf[9], 512);
-	fx_run(fx, TAPE_LUN, sel, 6, 12, 12);
-	fx_assert_good(fx);
+	fx_run_good(fx, TAPE_LUN, sel, 6, 12, 12);
 	memset(fx->buf, 0x5a, 2048);
 	cdb6(c, 0x0a, 1, 4);
-	fx_run(fx, TAPE_LUN, c, 6, 2048, 2048);
-	fx_assert_good(fx);
+	fx_run_good(fx, TAPE_LUN, c, 6, 2048, 2048);
 	pos_long(fx, 4, 0);
 	tape_op(fx, 0x01, 0, 0, 0);
 	tape_op(fx, 0x08, 1, 5, 5 * 512);                  /* one block short: EOD */
@@ -280,12 +276,10 @@ static void test_ssc_data_with_sense(void **state)
 	memset(fx->buf, 0, 12);
 	fx->buf[3] = 8;
 	put_be24(&fx->buf[9], 100);
-	fx_run(fx, TAPE_LUN, sel, 6, 12, 12);
-	fx_assert_good(fx);
+	fx_run_good(fx, TAPE_LUN, sel, 6, 12, 12);
 	tape_op(fx, 0x11, 1, 1, 0);                        /* past the filemark: EOD next */
 	memset(fx->buf, 0x55, 300);
-	fx_run(fx, TAPE_LUN, (const uint8_t[]){ 0x0a, 1, 0, 0, 3, 0 }, 6, 300, 300);
-	fx_assert_good(fx);
+	fx_run_good(fx, TAPE_LUN, (const uint8_t[]){ 0x0a, 1, 0, 0, 3, 0 }, 6, 300, 300);
 	tape_op(fx, 0x10, 0, 1, 0);
 	tape_op(fx, 0x11, 1, -1, 0);
 	tape_op(fx, 0x11, 1, -1, 0);                       /* BOT side of the first filemark */

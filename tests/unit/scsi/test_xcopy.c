@@ -6,93 +6,11 @@
 #include "scsi/scsi_int.h"
 
 #define SENSE_COPY_ABORTED_KEY 0x0a
-#define HELD_BLOCKS 8192u              /* 4 MiB LU behind the held store (LUN 2) */
 
-/* A store that keeps each submission until held_complete(): one request in flight. */
-static struct scsi_cmd *held_cmd;
-static uint8_t *held_medium;
-static unsigned int held_submits;
-
-static void held_submit(struct scsi_cmd *cmd)
-{
-	assert_null(held_cmd);
-	held_cmd = cmd;
-	held_submits++;
-}
-
-static int held_open(struct core_lu *lu, const char *path, int *fd, uint64_t *size)
-{
-	(void)lu;
-	(void)path;
-	*fd = -1;
-	*size = (uint64_t)HELD_BLOCKS * 512;
-	return 0;
-}
-
-static const struct core_bs held_bs = {
-	.name = "held", .needs_path = true, .open = held_open, .submit = held_submit,
-};
-
-static void held_complete(void)
-{
-	struct scsi_cmd *cmd = held_cmd;
-	struct core_io *io = &cmd->io;
-
-	assert_non_null(cmd);
-	held_cmd = NULL;
-	if (io->op == CORE_IO_READ)
-		memcpy(io->buf, held_medium + io->offset, io->length);
-	else if (io->op == CORE_IO_WRITE)
-		memcpy(held_medium + io->offset, io->buf, io->length);
-	io->done(cmd, (int64_t)io->length);
-}
-
+/* The held store's LU (LUN 2, 4 MiB) starts zeroed. */
 static int xc_setup(void **state)
 {
-	struct core_lu_params p = { .device_type = "disk", .bstype = "held", .path = "/held" };
-	struct fx *fx;
-
-	fx_setup(state);
-	fx = *state;
-	core_root_add_bs(fx->root, &held_bs);
-	assert_int_equal(core_lu_new(fx->tgt, 2, &p, NULL), 0);
-	held_medium = calloc(HELD_BLOCKS, 512);
-	assert_non_null(held_medium);
-	held_cmd = NULL;
-	held_submits = 0;
-	return 0;
-}
-
-static int xc_teardown(void **state)
-{
-	free(held_medium);
-	held_medium = NULL;
-	return fx_teardown(state);
-}
-
-/* Runs a CDB on a command of the test's own (fx->cmd may be busy with a copy). */
-static void xc_done(struct scsi_cmd *cmd)
-{
-	(void)cmd;
-}
-
-static void xc_run(struct fx *fx, struct scsi_cmd *c, uint8_t *buf, uint64_t lun,
-		   const uint8_t *cdb, uint32_t buf_len, uint32_t out_len)
-{
-	memset(c, 0, sizeof(*c));
-	c->reactor = fx->r;
-	c->nexus = fx->nexus;
-	c->lu = core_lu_get(fx->tgt, lun);
-	c->lun = lun;
-	c->cdb = cdb;
-	c->cdb_len = 16;
-	c->dir = out_len ? SCSI_DIR_WRITE : SCSI_DIR_READ;
-	c->out_len = out_len;
-	c->buf = buf;
-	c->buf_len = buf_len;
-	c->edtl = buf_len;
-	c->done = xc_done;
-	c->lu->dt->cmd_exec(c);
+	return fx_held_setup(state, 0);
 }
 
 /* The LU designation descriptor (NAA, 20 bytes) of lun from VPD 0x83. */
@@ -100,8 +18,7 @@ static void xc_desig(struct fx *fx, uint64_t lun, uint8_t *desig)
 {
 	uint8_t c[6] = { 0x12, 0x01, 0x83, 0x00, 0xff, 0 };
 
-	fx_run(fx, lun, c, 6, 255, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, lun, c, 6, 255, 0);
 	assert_int_equal(fx->buf[5] & 0x0f, 3); /* first designator: NAA */
 	memcpy(desig, &fx->buf[4], 20);
 }
@@ -334,13 +251,12 @@ static void test_xcopy_copies_blocks_and_reports_status(void **state)
 		fx->medium[i] = (uint8_t)(i * 7 + 1);
 	len = xc_simple(fx->buf, desig, 9, 16, 0, 1000);
 	xc_cdb(c, len);
-	fx_run(fx, 1, c, 16, len, len);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 16, len, len);
 	assert_memory_equal(fx->medium + 1000 * 512, fx->medium, 16 * 512);
 	assert_int_equal(fx->submits, 2); /* one read, one write */
 
 	rcr_cdb(rc, 0x00, 9);
-	xc_run(fx, &r, out, 1, rc, sizeof(out), 0);
+	fx_run_on(fx, &r, 1, rc, 16, out, sizeof(out), 0);
 	assert_int_equal(r.status, SAM_STAT_GOOD);
 	assert_int_equal(get_be32(out), 8);
 	assert_int_equal(out[4], 0x01);          /* completed without errors */
@@ -348,22 +264,20 @@ static void test_xcopy_copies_blocks_and_reports_status(void **state)
 	assert_int_equal(out[7], 0);             /* bytes */
 	assert_int_equal(get_be32(&out[8]), 16 * 512);
 	/* reported once: then no copy with that list identifier is known */
-	xc_run(fx, &r, out, 1, rc, sizeof(out), 0);
+	fx_run_on(fx, &r, 1, rc, 16, out, sizeof(out), 0);
 	assert_int_equal(r.status, SAM_STAT_CHECK_CONDITION);
 	assert_int_equal((r.sense[12] << 8) | r.sense[13], ASC_INVALID_FIELD_IN_CDB);
 	assert_int_equal(get_be16(&r.sense[16]), 2);
 	/* LIST ID USAGE 10b: nothing held */
 	len = xc_simple(fx->buf, desig, 10, 1, 0, 2000);
 	fx->buf[1] = 2 << 3;
-	fx_run(fx, 1, c, 16, len, len);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 16, len, len);
 	rcr_cdb(rc, 0x00, 10);
-	xc_run(fx, &r, out, 1, rc, sizeof(out), 0);
+	fx_run_on(fx, &r, 1, rc, 16, out, sizeof(out), 0);
 	assert_int_equal(r.status, SAM_STAT_CHECK_CONDITION);
 	/* PARAMETER LIST LENGTH 0: nothing to do */
 	xc_cdb(c, 0);
-	fx_run(fx, 1, c, 16, 0, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, c, 16, 0, 0);
 	assert_int_equal(fx->submits, 0);
 }
 
@@ -375,18 +289,18 @@ static void test_xcopy_overlapping_copy_runs_backwards(void **state)
 
 	xc_desig(fx, 2, desig);
 	for (i = 0; i < 4096 * 512; i++)
-		held_medium[i] = (uint8_t)(i / 512);
-	memcpy(want, held_medium, sizeof(want)); /* blocks 0..15 */
+		fx->held_medium[i] = (uint8_t)(i / 512);
+	memcpy(want, fx->held_medium, sizeof(want)); /* blocks 0..15 */
 	len = xc_simple(fx->buf, desig, 1, 4096, 0, 8);
 	xc_cdb(c, len);
 	fx_run(fx, 2, c, 16, len, len);
-	while (held_cmd)
-		held_complete();
+	while (fx->held)
+		fx_held_complete(fx);
 	fx_assert_good(fx);
-	assert_int_equal(held_submits, 4); /* two chunks of 1 MiB, read then write */
-	assert_memory_equal(held_medium + 8 * 512, want, sizeof(want));
+	assert_int_equal(fx->held_submits, 4); /* two chunks of 1 MiB, read then write */
+	assert_memory_equal(fx->held_medium + 8 * 512, want, sizeof(want));
 	for (i = 0; i < 4096; i++)
-		assert_int_equal(held_medium[(8 + i) * 512], (uint8_t)i);
+		assert_int_equal(fx->held_medium[(8 + i) * 512], (uint8_t)i);
 }
 
 static void test_xcopy_errors(void **state)
@@ -445,22 +359,22 @@ static void test_xcopy_status_in_progress_and_abort(void **state)
 	xc_cdb(c, len);
 	fx_run(fx, 2, c, 16, len, len);
 	assert_int_equal(fx->done, 0);
-	held_complete(); /* first read */
+	fx_held_complete(fx); /* first read */
 	rcr_cdb(rc, 0x00, 5);
-	xc_run(fx, &r, out, 2, rc, sizeof(out), 0);
+	fx_run_on(fx, &r, 2, rc, 16, out, sizeof(out), 0);
 	assert_int_equal(r.status, SAM_STAT_GOOD);
 	assert_int_equal(out[4], 0x00); /* in progress */
 	/* the same list identifier again while it runs */
-	xc_run(fx, &r, fx->buf, 2, c, len, len);
+	fx_run_on(fx, &r, 2, c, 16, fx->buf, len, len);
 	assert_int_equal(r.status, SAM_STAT_CHECK_CONDITION);
 	assert_int_equal((r.sense[12] << 8) | r.sense[13], 0x0016);
 	/* an abort ends it at the next step, as completed with errors */
 	fx->cmd.aborted = true;
-	held_complete(); /* first write */
+	fx_held_complete(fx); /* first write */
 	assert_int_equal(fx->done, 1);
-	assert_null(held_cmd);
-	assert_int_equal(held_submits, 2);
-	xc_run(fx, &r, out, 2, rc, sizeof(out), 0);
+	assert_null(fx->held);
+	assert_int_equal(fx->held_submits, 2);
+	fx_run_on(fx, &r, 2, rc, 16, out, sizeof(out), 0);
 	assert_int_equal(out[4], 0x02);
 	assert_int_equal(get_be32(&out[8]), 1u << 20);
 }
@@ -474,7 +388,7 @@ static void test_op_params_and_vpd_match_the_limits(void **state)
 	bool found = false;
 
 	rcr_cdb(rc, 0x03, 0);
-	xc_run(fx, &r, out, 1, rc, sizeof(out), 0);
+	fx_run_on(fx, &r, 1, rc, 16, out, sizeof(out), 0);
 	assert_int_equal(r.status, SAM_STAT_GOOD);
 	assert_true(get_be32(out) >= 40);
 	assert_int_equal(get_be16(&out[8]), SCSI_XCOPY_MAX_CSCD);
@@ -486,14 +400,12 @@ static void test_op_params_and_vpd_match_the_limits(void **state)
 	assert_int_equal(out[44], 0x02);
 	assert_int_equal(out[45], 0xe4);
 
-	fx_run(fx, 1, inq, 6, 255, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, inq, 6, 255, 0);
 	for (i = 0; i < get_be16(&fx->buf[2]); i++)
 		found |= fx->buf[4 + i] == 0x8f;
 	assert_true(found);
 	inq[2] = 0x8f;
-	fx_run(fx, 1, inq, 6, 255, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, inq, 6, 255, 0);
 	assert_int_equal(fx->buf[1], 0x8f);
 	n = 4 + get_be16(&fx->buf[2]);
 	found = false;
@@ -511,11 +423,9 @@ static void test_op_params_and_vpd_match_the_limits(void **state)
 	/* standard INQUIRY: 3PC on disks, not on the controller */
 	inq[1] = 0;
 	inq[2] = 0;
-	fx_run(fx, 1, inq, 6, 255, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 1, inq, 6, 255, 0);
 	assert_int_equal(fx->buf[5] & 0x08, 0x08);
-	fx_run(fx, 0, inq, 6, 255, 0);
-	fx_assert_good(fx);
+	fx_run_good(fx, 0, inq, 6, 255, 0);
 	assert_int_equal(fx->buf[5] & 0x08, 0);
 	/* the controller at LUN 0 has no copy manager */
 	xc_cdb(rc, 0);
@@ -523,7 +433,7 @@ static void test_op_params_and_vpd_match_the_limits(void **state)
 	fx_assert_sense(fx, SENSE_ILLEGAL_REQUEST, ASC_INVALID_OPCODE);
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, xc_setup, xc_teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, xc_setup, fx_teardown)
 
 int main(void)
 {

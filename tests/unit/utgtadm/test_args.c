@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,7 @@
 #include "utgtadm.h"
 
 #define MAX_ARGS 32
+#define TRY_HELP "Try `utgtadm --help' for more information.\n"
 
 struct parsed {
 	struct utgtadm_args a;
@@ -221,19 +223,24 @@ static void test_lu_checks(void **state)
 
 static void test_number_errors(void **state)
 {
+	static const struct {
+		const char *mode, *opt, *arg, *why;
+	} cases[] = {
+		{ "target", "-t", "abc", "invalid" },
+		{ "target", "-t", "4294967296", "out of range" },
+		{ "target", "-t", "-1", "invalid" },
+		{ "sys", "-C", "40000", "out of range" },
+	};
+	char msg[128];
+	size_t i;
+
 	(void)state;
-	expect_error(parse("-m", "target", "-o", "show", "-t", "abc", NULL), 22,
-		     "-t argument value 'abc' invalid\n"
-		     "Try `utgtadm --help' for more information.\n");
-	expect_error(parse("-m", "target", "-o", "show", "-t", "4294967296", NULL), 22,
-		     "-t argument value '4294967296' out of range\n"
-		     "Try `utgtadm --help' for more information.\n");
-	expect_error(parse("-m", "target", "-o", "show", "-t", "-1", NULL), 22,
-		     "-t argument value '-1' invalid\n"
-		     "Try `utgtadm --help' for more information.\n");
-	expect_error(parse("-m", "sys", "-o", "show", "-C", "40000", NULL), 22,
-		     "-C argument value '40000' out of range\n"
-		     "Try `utgtadm --help' for more information.\n");
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(msg, sizeof(msg), "%s argument value '%s' %s\n" TRY_HELP, cases[i].opt,
+			 cases[i].arg, cases[i].why);
+		expect_error(parse("-m", cases[i].mode, "-o", "show", cases[i].opt, cases[i].arg,
+				   NULL), 22, msg);
+	}
 }
 
 static void test_conn_and_session_are_not_checked(void **state)
@@ -312,8 +319,7 @@ static void test_help_version_and_strays(void **state)
 	assert_string_equal(p->out, UTGT_VERSION "\n");
 	parsed_free(p);
 	expect_error(parse("-m", "sys", "-o", "show", "stray", NULL), 22,
-		     "utgtadm: unrecognized option 'stray'\n"
-		     "Try `utgtadm --help' for more information.\n");
+		     "utgtadm: unrecognized option 'stray'\n" TRY_HELP);
 }
 
 int main(void)

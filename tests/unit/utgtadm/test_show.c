@@ -68,21 +68,24 @@ static const char targets_doc[] =
 	"\"prevent_removal\":false,\"readonly\":false,\"swp\":false,\"thin_provisioning\":false,"
 	"\"bstype\":\"null\",\"path\":null,\"bsoflags\":\"\"}],\"accounts\":[],\"acls\":[]}]}";
 
-static const char lun0_t1[] =
-	"        LUN: 0\n"
-	"            Type: controller\n"
-	"            SCSI ID: IET     00010000\n"
-	"            SCSI SN: beaf10\n"
-	"            Size: 0 MB, Block size: 1\n"
-	"            Online: Yes\n"
-	"            Removable media: No\n"
-	"            Prevent removal: No\n"
-	"            Readonly: No\n"
-	"            SWP: No\n"
-	"            Thin-provisioning: No\n"
-	"            Backing store type: null\n"
-	"            Backing store path: None\n"
-	"            Backing store flags: \n";
+/* tgt's block for the controller at LUN 0 of a target, SCSI ID "IET     <id>". */
+#define CTL_LUN0(id, sn)                                                                           \
+	"        LUN: 0\n"                                                                         \
+	"            Type: controller\n"                                                           \
+	"            SCSI ID: IET     " id "\n"                                                    \
+	"            SCSI SN: " sn "\n"                                                            \
+	"            Size: 0 MB, Block size: 1\n"                                                  \
+	"            Online: Yes\n"                                                                \
+	"            Removable media: No\n"                                                        \
+	"            Prevent removal: No\n"                                                        \
+	"            Readonly: No\n"                                                               \
+	"            SWP: No\n"                                                                    \
+	"            Thin-provisioning: No\n"                                                      \
+	"            Backing store type: null\n"                                                   \
+	"            Backing store path: None\n"                                                   \
+	"            Backing store flags: \n"
+
+static const char lun0_t1[] = CTL_LUN0("00010000", "beaf10");
 
 static const char lun1_t1[] =
 	"        LUN: 1\n"
@@ -131,20 +134,7 @@ static void test_target_show_matches_tgt_layout(void **state)
 		 "        State: offline\n"
 		 "    I_T nexus information:\n"
 		 "    LUN information:\n"
-		 "        LUN: 0\n"
-		 "            Type: controller\n"
-		 "            SCSI ID: IET     00020000\n"
-		 "            SCSI SN: beaf20\n"
-		 "            Size: 0 MB, Block size: 1\n"
-		 "            Online: Yes\n"
-		 "            Removable media: No\n"
-		 "            Prevent removal: No\n"
-		 "            Readonly: No\n"
-		 "            SWP: No\n"
-		 "            Thin-provisioning: No\n"
-		 "            Backing store type: null\n"
-		 "            Backing store path: None\n"
-		 "            Backing store flags: \n"
+		 CTL_LUN0("00020000", "beaf20")
 		 "    Account information:\n"
 		 "    ACL information:\n",
 		 lun0_t1, lun1_t1);

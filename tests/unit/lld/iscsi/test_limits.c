@@ -3,29 +3,9 @@
  * Unit tests for lld/iscsi/limits.c: the driver-wide limits by name (validation, show) and the
  * per-address connection count behind max_initiator_conns (IPv4, IPv6, v4-mapped, others).
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include <arpa/inet.h>
-#include <cmocka.h>
-#include <errno.h>
 
-#include "lld/iscsi/iscsi_int.h"
-
-static void show_cat(const char *key, const char *value, void *arg)
-{
-	char *out = arg;
-
-	strcat(out, key);
-	strcat(out, "=");
-	strcat(out, value);
-	strcat(out, ";");
-}
+#include "iscsi_test.h"
 
 static void addr4(struct sockaddr_storage *ss, const char *text)
 {

@@ -4,18 +4,7 @@
  * Boolean AND/OR, list selection, declarative, Irrelevant/NotUnderstood/Reject answers,
  * duplicates, FirstBurstLength) and the per-target parameter table.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include <cmocka.h>
-#include <errno.h>
-
-#include "lld/iscsi/iscsi_int.h"
+#include "iscsi_test.h"
 
 struct neg_fixture {
 	struct iscsi_params target;
@@ -63,6 +52,25 @@ static const char *offer(struct neg_fixture *f, enum iscsi_neg_phase phase, cons
 }
 
 #define OP ISCSI_NEG_OPERATIONAL
+
+/* One offer and the answer's value we expect. */
+struct answer {
+	const char *key, *val, *want;
+};
+
+/* Offers each key=val of a[] in turn and checks each answer. */
+static void expect_answers(struct neg_fixture *f, const struct answer *a, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *got = offer(f, OP, a[i].key, a[i].val, NULL);
+
+		if (strcmp(got, a[i].want))
+			fail_msg("%s=%s answered \"%s\", expected \"%s\"", a[i].key, a[i].val, got,
+				 a[i].want);
+	}
+}
+
+#define EXPECT_ANSWERS(f, a) expect_answers(f, a, ARRAY_SIZE(a))
 
 /* ---- text parsing ---- */
 
@@ -158,45 +166,53 @@ static void test_param_text_hostile_segment(void **state)
 
 static void test_param_numeric_min_max(void **state)
 {
+	static const struct answer a[] = {
+		{ "MaxBurstLength", "65536", "65536" },
+		{ "MaxOutstandingR2T", "8", "1" },
+		{ "DefaultTime2Wait", "0", "2" },
+		{ "DefaultTime2Retain", "0x0", "0" },
+		{ "ErrorRecoveryLevel", "2", "0" },
+		{ "MaxConnections", "4", "4" },
+	};
 	struct neg_fixture *f = *state;
 
-	assert_string_equal(offer(f, OP, "MaxBurstLength", "65536", NULL), "65536");
+	EXPECT_ANSWERS(f, a);
 	assert_int_equal(f->ng.p.v[ISCSI_PARAM_MAX_BURST], 65536);
-	assert_string_equal(offer(f, OP, "MaxOutstandingR2T", "8", NULL), "1");
-	assert_string_equal(offer(f, OP, "DefaultTime2Wait", "0", NULL), "2");
-	assert_string_equal(offer(f, OP, "DefaultTime2Retain", "0x0", NULL), "0");
-	assert_string_equal(offer(f, OP, "ErrorRecoveryLevel", "2", NULL), "0");
-	assert_string_equal(offer(f, OP, "MaxConnections", "4", NULL), "4");
 }
 
 static void test_param_numeric_reject(void **state)
 {
-	struct neg_fixture *f = *state;
+	static const struct answer a[] = {
+		{ "MaxBurstLength", "511", "Reject" },
+		{ "DefaultTime2Wait", "3601", "Reject" },
+		{ "ErrorRecoveryLevel", "two", "Reject" },
+		{ "MaxConnections", "-1", "Reject" },
+		{ "MaxOutstandingR2T", "99999999999999999999", "Reject" },
+		/* a rejected key may be offered again: it was not negotiated */
+		{ "MaxBurstLength", "4096", "4096" },
+	};
 
-	assert_string_equal(offer(f, OP, "MaxBurstLength", "511", NULL), "Reject");
-	assert_string_equal(offer(f, OP, "DefaultTime2Wait", "3601", NULL), "Reject");
-	assert_string_equal(offer(f, OP, "ErrorRecoveryLevel", "two", NULL), "Reject");
-	assert_string_equal(offer(f, OP, "MaxConnections", "-1", NULL), "Reject");
-	assert_string_equal(offer(f, OP, "MaxOutstandingR2T", "99999999999999999999", NULL),
-			    "Reject");
-	/* a rejected key may be offered again: it was not negotiated */
-	assert_string_equal(offer(f, OP, "MaxBurstLength", "4096", NULL), "4096");
+	EXPECT_ANSWERS(*state, a);
 }
 
 static void test_param_boolean_and_or(void **state)
 {
+	/* we offer InitialR2T=No (OR) and ImmediateData=Yes (AND) */
+	static const struct answer a[] = {
+		{ "InitialR2T", "Yes", "Yes" },
+		{ "ImmediateData", "No", "No" },
+		{ "DataPDUInOrder", "No", "Yes" },
+		{ "DataSequenceInOrder", "maybe", "Reject" },
+	}, b[] = {
+		{ "InitialR2T", "No", "No" },
+		{ "ImmediateData", "Yes", "Yes" },
+		{ "ImmediateData", "yes", "" },
+	};
 	struct neg_fixture *f = *state;
 
-	/* we offer InitialR2T=No (OR) and ImmediateData=Yes (AND) */
-	assert_string_equal(offer(f, OP, "InitialR2T", "Yes", NULL), "Yes");
-	assert_string_equal(offer(f, OP, "ImmediateData", "No", NULL), "No");
-	assert_string_equal(offer(f, OP, "DataPDUInOrder", "No", NULL), "Yes");
-	assert_string_equal(offer(f, OP, "DataSequenceInOrder", "maybe", NULL), "Reject");
-
+	EXPECT_ANSWERS(f, a);
 	iscsi_negot_init(&f->ng, &f->target, false);
-	assert_string_equal(offer(f, OP, "InitialR2T", "No", NULL), "No");
-	assert_string_equal(offer(f, OP, "ImmediateData", "Yes", NULL), "Yes");
-	assert_string_equal(offer(f, OP, "ImmediateData", "yes", NULL), "");
+	EXPECT_ANSWERS(f, b);
 }
 
 static void test_param_list_selection(void **state)
@@ -218,22 +234,26 @@ static void test_param_list_selection(void **state)
 
 static void test_param_not_understood_and_irrelevant(void **state)
 {
+	static const struct answer a[] = {
+		{ "X-com.example.Foo", "1", "NotUnderstood" },
+		{ "SomethingNew", "1", "NotUnderstood" },
+		{ "maxburstlength", "512", "NotUnderstood" },
+		{ "IFMarker", "Yes", "No" },
+		{ "OFMarkInt", "1~65535", "Reject" },
+		{ "RDMAExtensions", "Yes", "No" },
+		{ "TargetRecvDataSegmentLength", "8192", "Irrelevant" },
+		{ "TargetAlias", "foo", "Irrelevant" },
+	}, discovery[] = {
+		/* discovery sessions: session keys are irrelevant */
+		{ "MaxBurstLength", "512", "Irrelevant" },
+		{ "InitialR2T", "Yes", "Irrelevant" },
+		{ "HeaderDigest", "CRC32C", "CRC32C" },
+	};
 	struct neg_fixture *f = *state;
 
-	assert_string_equal(offer(f, OP, "X-com.example.Foo", "1", NULL), "NotUnderstood");
-	assert_string_equal(offer(f, OP, "SomethingNew", "1", NULL), "NotUnderstood");
-	assert_string_equal(offer(f, OP, "maxburstlength", "512", NULL), "NotUnderstood");
-	assert_string_equal(offer(f, OP, "IFMarker", "Yes", NULL), "No");
-	assert_string_equal(offer(f, OP, "OFMarkInt", "1~65535", NULL), "Reject");
-	assert_string_equal(offer(f, OP, "RDMAExtensions", "Yes", NULL), "No");
-	assert_string_equal(offer(f, OP, "TargetRecvDataSegmentLength", "8192", NULL),
-			    "Irrelevant");
-	assert_string_equal(offer(f, OP, "TargetAlias", "foo", NULL), "Irrelevant");
-	/* discovery sessions: session keys are irrelevant */
+	EXPECT_ANSWERS(f, a);
 	iscsi_negot_init(&f->ng, &f->target, true);
-	assert_string_equal(offer(f, OP, "MaxBurstLength", "512", NULL), "Irrelevant");
-	assert_string_equal(offer(f, OP, "InitialR2T", "Yes", NULL), "Irrelevant");
-	assert_string_equal(offer(f, OP, "HeaderDigest", "CRC32C", NULL), "CRC32C");
+	EXPECT_ANSWERS(f, discovery);
 }
 
 static void test_param_special_and_declarative(void **state)

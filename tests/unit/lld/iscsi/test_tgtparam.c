@@ -3,28 +3,7 @@
  * Unit tests for lld/iscsi/tgtparam.c: TargetAlias and the Redirect* per-target strings
  * (validation, show, the login status and TargetAddress of a redirection).
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include <cmocka.h>
-#include <errno.h>
-
-#include "lld/iscsi/iscsi_int.h"
-
-static void show_cat(const char *key, const char *value, void *arg)
-{
-	char *out = arg;
-
-	strcat(out, key);
-	strcat(out, "=");
-	strcat(out, value);
-	strcat(out, ";");
-}
+#include "iscsi_test.h"
 
 static void tgt_init(struct iscsi_tgt *it, struct core_target *tgt)
 {
