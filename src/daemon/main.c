@@ -48,6 +48,8 @@ static void usage(FILE *out)
 		"      --login-timeout SEC      a login must finish within SEC seconds (default 15)\n"
 		"      --max-initiator-conns N  connections one initiator address may hold (default\n"
 		"                               512; more are closed before login)\n"
+		"      --coalesce-us US         behind a deep queue (4+ commands), wait US microseconds\n"
+		"                               before reading the sockets again (default 20; 0: off)\n"
 		"  -h, --help                   show this help\n"
 		"  -V, --version                show the version\n");
 }
@@ -71,6 +73,7 @@ static int parse_options(int argc, char **argv, struct utgtd_options *opt)
 		{ "seccomp", required_argument, NULL, 'S' },
 		{ "login-timeout", required_argument, NULL, 'L' },
 		{ "max-initiator-conns", required_argument, NULL, 'I' },
+		{ "coalesce-us", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -83,6 +86,7 @@ static int parse_options(int argc, char **argv, struct utgtd_options *opt)
 	opt->threads = ncpu > 0 ? (unsigned int)MIN(ncpu, UTGTD_MAX_THREADS) : 1;
 	opt->shutdown_timeout_ms = 5000;
 	opt->stuck_io_ms = 30000;
+	opt->coalesce_us = UTGTD_COALESCE_US_DEFAULT;
 	str_copy(opt->control_socket, MGMT_SOCKET_DEFAULT, sizeof(opt->control_socket));
 	opt->state_dir = UTGTD_STATE_DIR_DEFAULT;
 	while ((c = getopt_long(argc, argv, "p:s:C:t:fd:T:c:u:g:hV", longopts, NULL)) != -1) {
@@ -154,6 +158,13 @@ static int parse_options(int argc, char **argv, struct utgtd_options *opt)
 				return -1;
 			}
 			opt->stuck_io_ms = (unsigned int)v;
+			break;
+		case 'K':
+			if (str_to_u64(optarg, 0, 1000, &v) < 0) {
+				fprintf(stderr, "utgtd: --coalesce-us takes 0 to 1000\n");
+				return -1;
+			}
+			opt->coalesce_us = (unsigned int)v;
 			break;
 		case 'u':
 			opt->user = optarg;

@@ -97,6 +97,7 @@ static int utgtd_reactors_start(struct utgtd *d)
 
 		ret = reactor_new(&d->data[i], i + 1, UTGTD_URING_ENTRIES);
 		if (ret == 0) {
+			reactor_set_coalesce_us(d->data[i], d->opt->coalesce_us);
 			snprintf(name, sizeof(name), "utgtd-r%u", i % 1000);
 			ret = reactor_thread_start(d->data[i], name);
 			if (ret < 0)

@@ -23,6 +23,7 @@ struct mgmt_metrics;
 
 #define UTGTD_MAX_PORTALS 16
 #define UTGTD_MAX_THREADS 256
+#define UTGTD_COALESCE_US_DEFAULT 20
 
 /* --seccomp: DEFAULT is KILL with --user, OFF without (privs.c) */
 enum utgtd_seccomp {
@@ -47,6 +48,7 @@ struct utgtd_options {
 	const char *metrics;           /* --metrics ADDR:PORT: Prometheus endpoint, or NULL */
 	const char *state_dir;         /* --state-dir DIR: APTPL state; "" for none */
 	unsigned int stuck_io_ms;      /* --stuck-io-ms: watchdog limit, 0 off */
+	unsigned int coalesce_us;      /* --coalesce-us: receive coalescing wait, 0 off */
 	const char *user;              /* --user: drop to this user after start-up, or NULL */
 	const char *group;             /* --group: its group instead of the user's */
 	uid_t uid;                     /* resolved by utgtd_privs_resolve */

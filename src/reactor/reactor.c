@@ -10,7 +10,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #define REACTOR_CQ_ENTRIES   8192
@@ -305,9 +307,42 @@ void reactor_free(struct reactor *r)
 	free(r);
 }
 
+void reactor_set_coalesce_us(struct reactor *r, unsigned int us)
+{
+	r->coalesce_us = us;
+}
+
+void reactor_coalesce_hint(struct reactor *r)
+{
+	r->coalesce_hint = true;
+}
+
+bool reactor_coalesce_pending(const struct reactor *r)
+{
+	return r->coalesce_hint;
+}
+
+/*
+ * Lets more of a deep queue arrive before looking at the sockets again, but only when the
+ * last wakeup was short: a reactor that is busy (large transfers, a slow store) is the
+ * bottleneck and must not wait.
+ */
+static void coalesce_wait(struct reactor *r, uint64_t now_ns)
+{
+	uint64_t wait_ns = (uint64_t)r->coalesce_us * 1000;
+	struct timespec ts = { .tv_nsec = (long)wait_ns };
+
+	r->coalesce_hint = false;
+	if (!wait_ns || r->defer_head || r->sqes_pending || now_ns - r->woke_ns >= wait_ns)
+		return;
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
 int reactor_run_once(struct reactor *r, int timeout_ms)
 {
 	unsigned int n = 0;
+	uint64_t now_ns;
 	int timeout, nev;
 
 	reactor_current = r;
@@ -319,12 +354,16 @@ int reactor_run_once(struct reactor *r, int timeout_ms)
 			ring_submit(r);
 		}
 	}
-	timeout = reactor_timer_next_ms(r, time_now_ms());
+	now_ns = time_now_ns();
+	if (r->coalesce_hint)
+		coalesce_wait(r, now_ns);
+	timeout = reactor_timer_next_ms(r, now_ns / 1000000);
 	if (r->defer_head || r->sqes_pending)
 		timeout = 0;
 	else if (timeout_ms >= 0 && (timeout < 0 || timeout > timeout_ms))
 		timeout = timeout_ms;
 	nev = epoll_wait(r->epfd, r->events, REACTOR_MAX_EVENTS, timeout);
+	r->woke_ns = time_now_ns();
 	if (nev < 0) {
 		if (errno != EINTR)
 			return -errno;
@@ -376,8 +415,11 @@ void reactor_stop(struct reactor *r)
 static void *reactor_thread_main(void *arg)
 {
 	struct reactor *r = arg;
-	int ret = reactor_run(r);
+	int ret;
 
+	/* the default 50 µs timer slack would stretch a coalescing wait several times over */
+	prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
+	ret = reactor_run(r);
 	if (ret < 0)
 		log_err("reactor %u stopped: %s", r->id, strerror(-ret));
 	return NULL;

@@ -130,6 +130,19 @@ struct bufpool *reactor_bufpool(struct reactor *r);
 /* Reactor running on the calling thread, or NULL. */
 struct reactor *reactor_self(void);
 
+/*
+ * Receive coalescing. A watch callback that sees work arriving from a deep queue (an
+ * initiator with many commands outstanding) calls reactor_coalesce_hint(); before its next
+ * epoll_wait the reactor then sleeps coalesce_us microseconds, so that one wakeup handles
+ * several commands instead of one: fewer system calls and wakeups per command, on both ends
+ * of the connection. Queues of one or two commands never trigger it (no added latency).
+ * reactor_set_coalesce_us before the loop runs; 0 turns it off. Own thread only.
+ */
+void reactor_set_coalesce_us(struct reactor *r, unsigned int us);
+void reactor_coalesce_hint(struct reactor *r);
+/* Was a hint given since the last iteration (for tests)? */
+bool reactor_coalesce_pending(const struct reactor *r);
+
 /* Load accounting used to spread connections: any thread may read or change it. */
 void reactor_load_add(struct reactor *r, int delta);
 int reactor_load(const struct reactor *r);

@@ -53,6 +53,11 @@ struct reactor {
 
 	struct bufpool *bufpool;
 	atomic_int load;
+
+	/* receive coalescing (reactor_coalesce_hint) */
+	unsigned int coalesce_us;
+	bool coalesce_hint;
+	uint64_t woke_ns;          /* when the last epoll_wait returned */
 };
 
 int reactor_timer_next_ms(struct reactor *r, uint64_t now);

@@ -20,6 +20,8 @@
 #include <unistd.h>
 
 #define RX_READ_BUDGET 16
+/* Receive coalescing needs at least this many commands outstanding (reactor.h) */
+#define RX_COALESCE_DEPTH 4u
 /* Data segments from this size on are received straight into their buffer (see rx_fill) */
 #define RX_LARGE_DSL (32u * 1024)
 
@@ -64,10 +66,25 @@ uint8_t *iscsi_rx_scratch(struct iscsi_conn *c, uint32_t len)
 	return rx->scratch;
 }
 
+/*
+ * Commands the initiator has outstanding, as far as this end can tell: answers it has not
+ * acknowledged yet (StatSN - its ExpStatSN) plus tasks still here. Behind a deep queue the
+ * reactor may wait a little before reading again, to handle several commands per wakeup.
+ */
+static void rx_note_queue_depth(struct iscsi_conn *c)
+{
+	uint32_t unacked = c->stat_sn - get_be32(c->rx.hdr + 28);
+	uint32_t here = c->nr_tasks - c->free_task_count;
+
+	if (unacked <= ISCSI_DEF_MAX_QUEUE_CMD && unacked + here >= RX_COALESCE_DEPTH)
+		reactor_coalesce_hint(c->reactor);
+}
+
 static uint8_t *rx_ffp_start(struct iscsi_conn *c)
 {
 	switch (c->rx.info.opcode) {
 	case ISCSI_OP_SCSI_CMD:
+		rx_note_queue_depth(c);
 		return iscsi_cmd_rx_start(c);
 	case ISCSI_OP_DATA_OUT:
 		return iscsi_dataout_rx_start(c);

@@ -187,6 +187,28 @@ static void test_uring_completion_reaches_callback(void **state)
 	reactor_free(r);
 }
 
+static void test_coalesce_hint_waits_once(void **state)
+{
+	struct reactor *r;
+	uint64_t t0;
+
+	(void)state;
+	assert_int_equal(reactor_new(&r, 0, 0), 0);
+	reactor_set_coalesce_us(r, 30000);
+	assert_true(reactor_run_once(r, 0) >= 0); /* a short iteration: wakes now */
+	reactor_coalesce_hint(r);
+	assert_true(reactor_coalesce_pending(r));
+	t0 = time_now_ns();
+	assert_true(reactor_run_once(r, 0) >= 0);
+	assert_true(time_now_ns() - t0 >= 30000ull * 1000); /* slept before looking */
+	assert_false(reactor_coalesce_pending(r));       /* one hint, one wait */
+	reactor_set_coalesce_us(r, 0);
+	reactor_coalesce_hint(r);
+	assert_true(reactor_run_once(r, 0) >= 0);
+	assert_false(reactor_coalesce_pending(r));
+	reactor_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -195,6 +217,7 @@ int main(void)
 		cmocka_unit_test(test_deferred_calls_run_after_batch_in_order),
 		cmocka_unit_test(test_watch_reports_readable_fd),
 		cmocka_unit_test(test_uring_completion_reaches_callback),
+		cmocka_unit_test(test_coalesce_hint_waits_once),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1400,6 +1400,50 @@ static void test_conn_rx_large_segments_skip_read_ahead(void **state)
 	free(data);
 }
 
+/* Runs the reactor until an answer is waiting on the initiator's socket. */
+static void run_until_answer(struct h *h)
+{
+	for (int i = 0; i < 2000; i++) {
+		struct pollfd pfd = { .fd = h->fd, .events = POLLIN };
+
+		if (poll(&pfd, 1, 0) > 0)
+			return;
+		reactor_run_once(h->r, 1);
+	}
+	fail_msg("no answer");
+}
+
+/* Four or more commands outstanding ask the reactor to coalesce; one does not. */
+static void test_conn_rx_deep_queue_hints_coalescing(void **state)
+{
+	enum { DEEP = 6, LEN = 4096 };
+	struct h *h = *state;
+	uint8_t *data = calloc(1, LEN), *stream = malloc(DEEP * (LEN + 64));
+	size_t n = 0;
+
+	login_ready(h, "HeaderDigest=CRC32C\0DataDigest=CRC32C\0InitialR2T=No\0"
+			"ImmediateData=Yes\0\0");
+	n = stream_write(h, stream, 64, data, LEN, 0x60);
+	write_all(h->fd, stream, n);
+	run_until_answer(h);
+	assert_false(reactor_coalesce_pending(h->r));
+	recv_pdu(h);
+	assert_int_equal(h->rsp[3], SAM_STAT_GOOD);
+	/* a pipeline: none of these acknowledges the others' answers */
+	n = 0;
+	for (uint32_t i = 0; i < DEEP; i++)
+		n += stream_write(h, stream + n, 64 + i * 8, data, LEN, 0x61 + i);
+	write_all(h->fd, stream, n);
+	run_until_answer(h);
+	assert_true(reactor_coalesce_pending(h->r));
+	for (uint32_t i = 0; i < DEEP; i++) {
+		recv_pdu(h);
+		assert_int_equal(h->rsp[3], SAM_STAT_GOOD);
+	}
+	free(stream);
+	free(data);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, h_setup, h_teardown)
@@ -1428,6 +1472,7 @@ int main(void)
 		T(test_conn_shutdown_async_logout),
 		T(test_conn_erl1_recovery_r2t_and_status_snack),
 		T(test_conn_rx_large_segments_skip_read_ahead),
+		T(test_conn_rx_deep_queue_hints_coalescing),
 	};
 
 	log_setup("test_conn", true, LOG_LVL_WARN);
