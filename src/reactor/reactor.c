@@ -363,7 +363,8 @@ int reactor_run_once(struct reactor *r, int timeout_ms)
 	else if (timeout_ms >= 0 && (timeout < 0 || timeout > timeout_ms))
 		timeout = timeout_ms;
 	nev = epoll_wait(r->epfd, r->events, REACTOR_MAX_EVENTS, timeout);
-	r->woke_ns = time_now_ns();
+	if (r->coalesce_us)
+		r->woke_ns = time_now_ns(); /* coalesce_wait: how long this wakeup takes */
 	if (nev < 0) {
 		if (errno != EINTR)
 			return -errno;

@@ -15,6 +15,7 @@
 #include "lld/iscsi/iscsi_int.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -287,20 +288,18 @@ static int rx_step(struct iscsi_conn *c)
 	return -EINVAL;
 }
 
-/* Bytes to read ahead in large mode: this PDU's tail (when reading its data) and a header. */
-static size_t rx_ahead_len(const struct iscsi_conn *c, bool in_data)
-{
-	return (in_data ? c->rx.tail_need : 0) + ISCSI_BHS_LEN + (c->hdigest ? ISCSI_DIGEST_LEN : 0);
-}
-
-/* Read ahead little: while receiving a large segment directly, or before the header after one. */
-static bool rx_ahead_small(const struct iscsi_conn *c, bool in_data)
+/*
+ * How much to read ahead: while a large segment is received directly, only its tail and the
+ * next header; before the header that follows one, only that header; otherwise everything.
+ */
+static size_t rx_ahead_max(const struct iscsi_conn *c, bool in_data)
 {
 	const struct iscsi_rx *rx = &c->rx;
+	size_t hdr = ISCSI_BHS_LEN + (c->hdigest ? ISCSI_DIGEST_LEN : 0);
 
 	if (in_data)
-		return rx->info.dsl >= RX_LARGE_DSL;
-	return rx->large && rx->state == ISCSI_RX_BHS && rx->hdr_have == 0;
+		return rx->info.dsl >= RX_LARGE_DSL ? rx->tail_need + hdr : SIZE_MAX;
+	return rx->large && rx->state == ISCSI_RX_BHS && rx->hdr_have == 0 ? hdr : SIZE_MAX;
 }
 
 /*
@@ -330,8 +329,7 @@ static ssize_t rx_fill(struct iscsi_conn *c, bool *drained)
 	}
 	iov[n].iov_base = rx->buf + rx->end;
 	iov[n++].iov_len = rx->buf_cap - rx->end;
-	if (rx_ahead_small(c, n == 2))
-		iov[n - 1].iov_len = MIN(iov[n - 1].iov_len, rx_ahead_len(c, n == 2));
+	iov[n - 1].iov_len = MIN(iov[n - 1].iov_len, rx_ahead_max(c, n == 2));
 	for (int i = 0; i < n; i++)
 		want += iov[i].iov_len;
 	got = c->xport->recv(c, iov, n);
