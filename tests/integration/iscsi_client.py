@@ -329,20 +329,26 @@ class Initiator:
     def target_mrdsl(self):
         return _int_key(self.params, "MaxRecvDataSegmentLength", 8192)
 
+    def data_out_bhs(self, itt, ttt, offset, datasn, final, lun=0):
+        """The BHS of a Data-Out PDU (send_pdu fills in the data segment length)."""
+        bhs = bytearray(48)
+        bhs[0] = OP_DATA_OUT
+        bhs[1] = 0x80 if final else 0
+        bhs[8:16] = struct.pack(">Q", encode_lun(lun))
+        bhs[16:20] = struct.pack(">I", itt)
+        bhs[20:24] = struct.pack(">I", ttt)
+        bhs[28:32] = struct.pack(">I", self.expstatsn)
+        bhs[36:40] = struct.pack(">I", datasn)
+        bhs[40:44] = struct.pack(">I", offset)
+        return bhs
+
     def _send_data_out(self, itt, ttt, data, start, end):
         mrdsl = self.target_mrdsl()
         datasn = 0
         off = start
         while off < end:
             n = min(mrdsl, end - off)
-            bhs = bytearray(48)
-            bhs[0] = OP_DATA_OUT
-            bhs[1] = 0x80 if off + n >= end else 0
-            bhs[16:20] = struct.pack(">I", itt)
-            bhs[20:24] = struct.pack(">I", ttt)
-            bhs[28:32] = struct.pack(">I", self.expstatsn)
-            bhs[36:40] = struct.pack(">I", datasn)
-            bhs[40:44] = struct.pack(">I", off)
+            bhs = self.data_out_bhs(itt, ttt, off, datasn, off + n >= end)
             self.send_pdu(bytes(bhs), data[off:off + n])
             datasn += 1
             off += n

@@ -53,16 +53,8 @@ def send_cmd(ini, cdb, edtl, final=True):
 
 
 def data_out(ini, itt, ttt, data, offset, datasn, final, corrupt=False):
-    bhs = bytearray(48)
-    bhs[0] = 0x05
-    bhs[1] = 0x80 if final else 0
-    bhs[5:8] = struct.pack(">I", len(data))[1:]
-    bhs[8:16] = struct.pack(">Q", 1 << 48)
-    bhs[16:20] = struct.pack(">I", itt)
-    bhs[20:24] = struct.pack(">I", ttt)
-    bhs[28:32] = struct.pack(">I", ini.expstatsn)
-    bhs[36:40] = struct.pack(">I", datasn)
-    bhs[40:44] = struct.pack(">I", offset)
+    bhs = ini.data_out_bhs(itt, ttt, offset, datasn, final, lun=1)
+    bhs[5:8] = struct.pack(">I", len(data))[1:]  # sent raw: the data digest may be corrupt
     padded = data + b"\0" * pad4(len(data))
     crc = crc32c(padded) ^ (0x5A5A5A5A if corrupt else 0)
     ini.send_raw(bytes(bhs) + padded + struct.pack("<I", crc))

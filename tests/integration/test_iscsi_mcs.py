@@ -370,16 +370,7 @@ def reassign(sess, idx, itt, exp_data_sn=0):
 
 
 def data_out(ini, itt, ttt, data, offset, final=True, datasn=0):
-    bhs = bytearray(48)
-    bhs[0] = 0x05
-    bhs[1] = 0x80 if final else 0
-    bhs[8:16] = struct.pack(">Q", 1 << 48)
-    bhs[16:20] = struct.pack(">I", itt)
-    bhs[20:24] = struct.pack(">I", ttt)
-    bhs[28:32] = struct.pack(">I", ini.expstatsn)
-    bhs[36:40] = struct.pack(">I", datasn)
-    bhs[40:44] = struct.pack(">I", offset)
-    ini.send_pdu(bytes(bhs), data)
+    ini.send_pdu(bytes(ini.data_out_bhs(itt, ttt, offset, datasn, final, lun=1)), data)
 
 
 def kill(sess, ini):
